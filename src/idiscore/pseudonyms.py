@@ -1,0 +1,767 @@
+"""Keyed pseudonyms: UIDs, IDs, names and per-patient date shifts.
+
+Every pseudonym comes from one derivation: HMAC-SHA256 under a secret key over a
+domain-separated, length-prefixed encoding of the inputs. The same key and the same input give
+the same pseudonym on any machine, in any process and in any order, so batches de-identified
+months apart still link; without the key nobody can recompute a pseudonym from a guessed name
+or ID. There is no process-local random state anywhere in the output path.
+
+Conventions shared by all derivations:
+
+* Empty in, empty out: an input that is empty after stripping spaces and NULs gives ``""``
+  (Type 2 attributes stay empty; there is nothing to protect).
+* Inputs are stripped of surrounding spaces and NUL padding before deriving, so a padded and an
+  unpadded copy of one value give one pseudonym. Multi-valued elements are the caller's to
+  split: a backslash is treated as an ordinary character here.
+* A derived text, ID or name never contains its original (compared case-insensitively, for
+  originals and backslash/``^``/``=`` separated parts of at least 3 characters): when a
+  candidate does, it is derived again with the next counter value.
+
+:class:`Crosswalk` supplies externally assigned pseudonyms that take precedence, and
+:class:`MappingRecorder` (opt-in) records what was used, for the data custodian.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime
+import hashlib
+import hmac
+import os
+import re
+import sqlite3
+import tempfile
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from idiscore.errors import ConfigurationError, UnlinkableOutputWarning
+
+KEY_ENV_VAR = "IDISCORE_KEY"
+DEFAULT_UID_ROOT = "2.25."
+#: Shift into the past by 1 to 10 years. Never into the future (shifted dates stay plausible,
+#: no exam lands after "today"); at least a year so a shifted date is never within a few days
+#: of the true one; 3286 possible values so a single known date does not give the shift away.
+DEFAULT_DATE_SHIFT_DAYS = (-3650, -365)
+
+_UID_RE = re.compile(r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*\Z")
+_UID_ROOT_RE = re.compile(r"(?:(?:0|[1-9][0-9]*)\.)+\Z")
+_UID_MAX = 64
+_UID_MIN_DIGITS = 24  # a custom root leaves room for at least ~80 bits
+_UID_MAX_DIGITS = 39  # 2**128 has 39 decimal digits
+_ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_TOKEN_LENGTH = 16  # base-36 characters (~82 bits) when the VR leaves room
+_MIN_BODY = 6  # a prefix must leave at least this many derived characters
+_FAMILY_LENGTH = 10
+_GIVEN_LENGTH = 8
+_MAX_TRIES = 1000
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_LONG = 2**32 - 2
+
+# VR -> (maximum length in characters, derivation kind)
+_TEXT_VRS: dict[str, tuple[int, str]] = {
+    "AE": (16, "token"),
+    "CS": (16, "token"),
+    "SH": (16, "token"),
+    "LO": (64, "token"),
+    "ST": (1024, "token"),
+    "LT": (10240, "token"),
+    "UC": (_LONG, "token"),
+    "UT": (_LONG, "token"),
+    "UR": (_LONG, "token"),
+    "IS": (12, "number"),
+    "DS": (16, "number"),
+}
+_NOT_TEXT_VRS = frozenset(
+    {"UI", "DA", "DT", "TM", "AS", "AT", "SQ", "FL", "FD", "SL", "SS", "UL", "US", "SV", "UV"}
+    | {"OB", "OD", "OF", "OL", "OV", "OW"}
+)
+_PREFIX_RULES: dict[str, re.Pattern[str]] = {
+    "CS": re.compile(r"[A-Z0-9_][A-Z0-9 _]*\Z"),
+    "UR": re.compile(r"[A-Za-z0-9._~:/-]+\Z"),
+}
+_DA_RE = re.compile(r"(\d{4})(?:(\d{2})(\d{2})?)?\Z")
+_DA_LEGACY_RE = re.compile(r"(\d{4})\.(\d{2})\.(\d{2})\Z")
+_DT_RE = re.compile(
+    r"(\d{4})(?:(\d{2})(?:(\d{2})((?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,6})?)?)?)?))?)?([+-]\d{4})?\Z"
+)
+
+
+def is_valid_uid(value: str) -> bool:
+    """Whether ``value`` is a valid DICOM UID (digits and dots, no leading zeros, <= 64)."""
+    return len(value) <= _UID_MAX and _UID_RE.match(value) is not None
+
+
+def _strip(value: str) -> str:
+    return value.strip(" \x00")
+
+
+def _needles(original: str, separators: str) -> tuple[str, ...]:
+    """The (case-folded) strings a pseudonym of ``original`` must not contain."""
+    pieces = {original, *re.split(f"[{re.escape(separators)}]", original)}
+    folded = (_strip(p).casefold() for p in pieces)
+    return tuple(sorted({p for p in folded if len(p) >= 3}))
+
+
+def _contains_any(value: str, needles: tuple[str, ...]) -> bool:
+    folded = value.casefold()
+    return any(n in folded for n in needles)
+
+
+def _token(digest: bytes, alphabet: str, length: int) -> str:
+    number = int.from_bytes(digest, "big")
+    chars = []
+    for _ in range(length):
+        number, index = divmod(number, len(alphabet))
+        chars.append(alphabet[index])
+    return "".join(chars)
+
+
+def _check_prefix(prefix: str, allowed: re.Pattern[str] | None, extra_forbidden: str) -> None:
+    if not prefix:
+        return
+    if prefix[0].isspace() or _CONTROL_RE.search(prefix) or "\\" in prefix:
+        raise ConfigurationError(
+            "a pseudonym prefix must not start with a space or contain control characters "
+            "or backslashes"
+        )
+    if allowed is not None and not allowed.match(prefix):
+        raise ConfigurationError(f"pseudonym prefix {prefix!r} has characters the VR forbids")
+    if any(c in prefix for c in extra_forbidden):
+        raise ConfigurationError(f"pseudonym prefix {prefix!r} must not contain {extra_forbidden}")
+
+
+def _body_length(vr: str, prefix: str) -> int:
+    """Derived characters after ``prefix`` for ``vr``; ConfigurationError if it cannot fit."""
+    if vr == "PN":
+        _check_prefix(prefix, None, "^=")
+        room = 64 - len(prefix)
+        wanted = _FAMILY_LENGTH
+    else:
+        max_length, kind = _TEXT_VRS.get(vr, _TEXT_VRS["LO"])
+        if kind == "number":
+            if prefix:
+                raise ConfigurationError(f"a {vr} pseudonym cannot have a prefix")
+            return 0
+        _check_prefix(prefix, _PREFIX_RULES.get(vr), "")
+        room = max_length - len(prefix)
+        wanted = _TOKEN_LENGTH
+    if room < _MIN_BODY:
+        raise ConfigurationError(
+            f"pseudonym prefix of {len(prefix)} characters leaves too little room in a {vr} value"
+        )
+    return min(wanted, room)
+
+
+def _normalise_person_name(value: str) -> str:
+    groups = []
+    for group in _strip(value).split("="):
+        components = [c.strip().casefold() for c in group.split("^")]
+        while components and not components[-1]:
+            components.pop()
+        groups.append("^".join(components))
+    while groups and not groups[-1]:
+        groups.pop()
+    return "=".join(groups)
+
+
+class Pseudonymizer:
+    """Derives every pseudonym from one secret key with HMAC-SHA256.
+
+    ``key`` is bytes or a str (encoded UTF-8). ``None`` generates a random key for this run
+    (``is_ephemeral``) and warns with :class:`UnlinkableOutputWarning`: the results will not
+    link with any other run. Use a long random key (32 bytes or more) and keep it secret; whoever
+    holds it can recompute pseudonyms from guessed names and IDs.
+
+    ``uid_root`` is the prefix of new UIDs. Under the default ``"2.25."`` the UID is the
+    integer form of a UUID (version 8, "custom") whose 122 free bits come from the HMAC; under
+    any other root it is the root followed by up to 39 HMAC-derived decimal digits.
+    ``date_shift_days`` is the inclusive range of per-patient shifts, see
+    :data:`DEFAULT_DATE_SHIFT_DAYS`. ``crosswalk`` overrides derived UIDs, patient IDs and
+    patient names; ``recorder`` receives every (kind, original, pseudonym) used.
+
+    The object pickles with its key (a worker must derive the same values) and its recorder if
+    one is attached. The key never appears in ``repr`` or ``str``.
+    """
+
+    def __init__(
+        self,
+        key: bytes | str | None = None,
+        *,
+        uid_root: str = DEFAULT_UID_ROOT,
+        date_shift_days: tuple[int, int] = DEFAULT_DATE_SHIFT_DAYS,
+        crosswalk: Crosswalk | None = None,
+        recorder: MappingRecorder | None = None,
+    ) -> None:
+        if key is None:
+            key_bytes = os.urandom(32)
+            self.is_ephemeral = True
+            warnings.warn(
+                UnlinkableOutputWarning(
+                    "no secret key given: a random key was generated for this run, so its "
+                    "pseudonyms (UIDs, IDs, names, date shifts) will not match those of any "
+                    f"other run; set {KEY_ENV_VAR} or pass a key to link results"
+                ),
+                stacklevel=2,
+            )
+        else:
+            if isinstance(key, str):
+                key_bytes = key.encode("utf-8")
+            elif isinstance(key, bytes | bytearray | memoryview):
+                key_bytes = bytes(key)
+            else:
+                raise ConfigurationError(f"the key must be bytes or str, not {type(key).__name__}")
+            if not key_bytes:
+                raise ConfigurationError("the key must not be empty")
+            self.is_ephemeral = False
+        if not isinstance(uid_root, str) or not _UID_ROOT_RE.match(uid_root):
+            raise ConfigurationError(
+                f"uid_root {uid_root!r} is not a UID prefix ending with '.' (e.g. '2.25.')"
+            )
+        if len(uid_root) > _UID_MAX - _UID_MIN_DIGITS:
+            raise ConfigurationError(
+                f"uid_root is {len(uid_root)} characters; at most "
+                f"{_UID_MAX - _UID_MIN_DIGITS} leave room for a collision-resistant UID"
+            )
+        try:
+            low, high = date_shift_days
+        except (TypeError, ValueError):
+            raise ConfigurationError("date_shift_days must be a (low, high) pair") from None
+        if not all(isinstance(d, int) and not isinstance(d, bool) for d in (low, high)):
+            raise ConfigurationError("date_shift_days must be a pair of whole numbers of days")
+        if low > high:
+            raise ConfigurationError(f"date_shift_days range is empty: {low} > {high}")
+        self._key = key_bytes
+        self.uid_root = uid_root
+        self.date_shift_range = (low, high)
+        self.crosswalk = crosswalk
+        self.recorder = recorder
+        self._mac = hmac.new(key_bytes, digestmod=hashlib.sha256)
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> Pseudonymizer:
+        """Key from the ``IDISCORE_KEY`` environment variable; a random key if it is unset."""
+        key = os.environ.get(KEY_ENV_VAR)
+        if key is not None and not key:
+            raise ConfigurationError(f"{KEY_ENV_VAR} is set but empty")
+        return cls(key, **kwargs)
+
+    @classmethod
+    def from_key_file(cls, path: str | os.PathLike[str], **kwargs: Any) -> Pseudonymizer:
+        """Key from the bytes of a file, without its trailing line break."""
+        try:
+            key = Path(path).read_bytes().rstrip(b"\r\n")
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read key file {os.fspath(path)!r}: {exc}") from None
+        if not key:
+            raise ConfigurationError(f"key file {os.fspath(path)!r} is empty")
+        return cls(key, **kwargs)
+
+    # -- pickling and display: the key travels in the pickle, never in text ----------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_mac"]  # HMAC objects do not pickle; rebuilt from the key
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._mac = hmac.new(self._key, digestmod=hashlib.sha256)
+
+    def __repr__(self) -> str:
+        key = "<ephemeral>" if self.is_ephemeral else "<hidden>"
+        return (
+            f"Pseudonymizer(uid_root={self.uid_root!r}, "
+            f"date_shift_days={self.date_shift_range!r}, key={key})"
+        )
+
+    __str__ = __repr__
+
+    @property
+    def key_fingerprint(self) -> str:
+        """16 hex digits identifying the key (to check two runs used the same one)."""
+        return self._digest("key-fingerprint", ()).hex()[:16]
+
+    @staticmethod
+    def check_prefix(vr: str, prefix: str) -> None:
+        """Raise ConfigurationError if ``prefix`` cannot start a ``vr`` pseudonym.
+
+        Lets a rule validate its prefix when it is built rather than mid-batch.
+        """
+        if vr.upper() in _NOT_TEXT_VRS:
+            raise ConfigurationError(f"{vr} values have no text pseudonym")
+        _body_length(vr.upper(), prefix)
+
+    # -- derivation -------------------------------------------------------------------------
+
+    def _digest(self, domain: str, parts: tuple[str, ...], counter: int = 0) -> bytes:
+        mac = self._mac.copy()
+        chunks = [b"idiscore/v1", domain.encode("ascii")]
+        chunks += [part.encode("utf-8", "surrogatepass") for part in parts]
+        chunks.append(str(counter).encode("ascii"))
+        for chunk in chunks:  # length-prefixed, so no two inputs encode alike
+            mac.update(len(chunk).to_bytes(8, "big"))
+            mac.update(chunk)
+        return mac.digest()
+
+    def _derive_free(
+        self,
+        domain: str,
+        parts: tuple[str, ...],
+        make: Callable[[bytes], str],
+        needles: tuple[str, ...],
+    ) -> str:
+        """First ``make(digest)`` over counters 0, 1, ... that contains none of ``needles``."""
+        for counter in range(_MAX_TRIES):
+            value = make(self._digest(domain, parts, counter))
+            if not _contains_any(value, needles):
+                return value
+        raise ValueError("could not derive a pseudonym free of its original value")
+
+    def _record(self, kind: str, original: str, pseudonym: str) -> str:
+        if self.recorder is not None:
+            self.recorder.record(kind, original, pseudonym)
+        return pseudonym
+
+    def uid(self, original: str) -> str:
+        """A valid UID under ``uid_root`` for ``original`` (crosswalk first). Empty stays empty."""
+        original = _strip(original)
+        if not original:
+            return ""
+        new = self.crosswalk.uid(original) if self.crosswalk is not None else None
+        if new is None:
+            raw = bytearray(self._digest("uid", (original,))[:16])
+            if self.uid_root == DEFAULT_UID_ROOT:
+                raw[6] = (raw[6] & 0x0F) | 0x80  # UUID version 8
+                raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 9562 variant
+            digits = min(_UID_MAX_DIGITS, _UID_MAX - len(self.uid_root))
+            new = self.uid_root + str(int.from_bytes(raw, "big") % 10**digits)
+        return self._record("uid", original, new)
+
+    def text(self, original: str, vr: str, *, prefix: str = "") -> str:
+        """A stable pseudonym that is a valid value of ``vr``; empty stays empty.
+
+        Text VRs (AE, CS, SH, LO, ST, LT, UC, UT, UR and unknown VRs, treated as LO) get
+        ``prefix`` + upper-case letters and digits (16, or fewer if the VR's maximum length
+        leaves less room after the prefix). IS gets a non-negative integer below 2**31, DS one
+        below 10**15; neither takes a prefix. PN is :meth:`person_name`. UI, dates, times, AS
+        and binary VRs raise ValueError (use :meth:`uid` or the date shifts).
+        """
+        vr = vr.upper()
+        if vr == "PN":
+            return self.person_name(original, prefix=prefix)
+        if vr in _NOT_TEXT_VRS:
+            raise ValueError(f"{vr} values have no text pseudonym")
+        body = _body_length(vr, prefix)
+        return self._text("text", _strip(original), (), vr, prefix, body)
+
+    def _text(
+        self, kind: str, original: str, context: tuple[str, ...], vr: str, prefix: str, body: int
+    ) -> str:
+        """Token (or IS/DS number) for ``original``; one derivation for all text VRs, so the
+        same value gets the same token in a LO and in a SH element (room permitting)."""
+        if not original:
+            return ""
+        needles = _needles(original, "\\")
+        if _contains_any(prefix, needles):
+            prefix = ""  # the prefix itself would reveal the original
+        modulus = {"IS": 2**31, "DS": 10**15}.get(vr)
+
+        def make(digest: bytes) -> str:
+            if modulus is not None:
+                return str(int.from_bytes(digest, "big") % modulus)
+            return prefix + _token(digest, _ALNUM, body)
+
+        domain = kind if modulus is None else f"{kind}:{vr}"
+        new = self._derive_free(domain, (original, *context), make, needles)
+        return self._record(kind, original, new)
+
+    def person_name(self, original: str, *, prefix: str = "", patient_id: str = "") -> str:
+        """A valid PN ``<prefix><FAMILY>^<GIVEN>`` of upper-case letters; empty stays empty.
+
+        Names are compared after normalising: surrounding spaces of the value and of each
+        component are ignored, as are case and trailing empty components and groups, so
+        ``"Doe^John"`` and ``"DOE^JOHN^^"`` get one pseudonym. Different ideographic or
+        phonetic groups make different names. With ``patient_id`` given, a crosswalk name for
+        that patient takes precedence.
+        """
+        if self.crosswalk is not None and patient_id:
+            new = self.crosswalk.patient_name(patient_id)
+            if new is not None:
+                return self._record("name", _strip(original), new)
+        family_length = _body_length("PN", prefix)
+        normalised = _normalise_person_name(original)
+        if not normalised:
+            return ""
+        needles = _needles(normalised, "\\^=")
+        if _contains_any(prefix, needles):
+            prefix = ""
+
+        def make(digest: bytes) -> str:
+            letters = _token(digest, _LETTERS, family_length + _GIVEN_LENGTH)
+            return f"{prefix}{letters[:family_length]}^{letters[family_length:]}"
+
+        new = self._derive_free("name", (normalised,), make, needles)
+        return self._record("name", _strip(original), new)
+
+    def patient_id(self, original: str, issuer: str = "", *, prefix: str = "") -> str:
+        """A pseudonym for a patient ID (LO rules, <= 64), scoped by its issuer.
+
+        A crosswalk entry for the ID (looked up without the issuer) takes precedence.
+        Empty stays empty.
+        """
+        original = _strip(original)
+        if self.crosswalk is not None and original:
+            new = self.crosswalk.patient_id(original)
+            if new is not None:
+                return self._record("patient_id", original, new)
+        body = _body_length("LO", prefix)
+        return self._text("patient_id", original, (_strip(issuer),), "LO", prefix, body)
+
+    def date_shift_days(self, patient_id: str, issuer: str = "") -> int:
+        """The patient's shift in days, within ``date_shift_days``; the same for every call.
+
+        Recorded as original ``patient_id`` (followed by ``\\`` and the issuer, if any).
+        """
+        patient_id, issuer = _strip(patient_id), _strip(issuer)
+        low, high = self.date_shift_range
+        number = int.from_bytes(self._digest("date_shift", (patient_id, issuer)), "big")
+        days = low + number % (high - low + 1)
+        self._record("date_shift", f"{patient_id}\\{issuer}" if issuer else patient_id, str(days))
+        return days
+
+    # -- dates ------------------------------------------------------------------------------
+
+    def shift_date(self, value: str, days: int) -> str:
+        """Shift a DA value by ``days``.
+
+        Handles ``YYYYMMDD``, multiple values (``A\\B``), ranges (``A-B``, either side may be
+        empty), the ACR-NEMA form ``YYYY.MM.DD`` (written back as ``YYYYMMDD``) and partial
+        dates: ``YYYYMM`` is read as the 15th and ``YYYY`` as 1 July (the middle of the period,
+        so a short shift does not jump a month or year), shifted, and cut back to the same
+        precision. Empty values stay empty; anything else raises ValueError.
+        """
+        return "\\".join(_shift_da(v, days) for v in value.split("\\"))
+
+    def shift_datetime(self, value: str, days: int) -> str:
+        """Shift the date part of a DT value by ``days``, keeping time, fraction and offset.
+
+        Partial values keep their precision (the date part follows :meth:`shift_date`'s rule).
+        Multiple values are shifted one by one; empty values stay empty; others raise
+        ValueError.
+        """
+        return "\\".join(_shift_dt(v, days) for v in value.split("\\"))
+
+
+def _shift_ymd(year: str, month: str | None, day: str | None, days: int) -> str:
+    try:
+        when = datetime.date(int(year), int(month or 7), int(day or (15 if month else 1)))
+        when += datetime.timedelta(days=days)
+    except (ValueError, OverflowError):
+        raise ValueError("not a valid date, or the shift leaves the calendar") from None
+    text = f"{when.year:04d}{when.month:02d}{when.day:02d}"
+    return text[: 4 + 2 * (month is not None) + 2 * (day is not None)]
+
+
+def _shift_da(value: str, days: int) -> str:
+    value = value.strip(" \x00")
+    if not value:
+        return ""
+    if "-" in value:
+        ends = value.split("-")
+        if len(ends) == 2 and any(ends):
+            return "-".join(_shift_da(end, days) for end in ends)
+    match = _DA_RE.match(value) or _DA_LEGACY_RE.match(value)
+    if match is None:
+        raise ValueError(f"not a DA value ({len(value)} characters)")
+    year, month, day = match.groups()
+    return _shift_ymd(year, month, day, days)
+
+
+def _shift_dt(value: str, days: int) -> str:
+    value = value.strip(" \x00")
+    if not value:
+        return ""
+    match = _DT_RE.match(value)
+    if match is None:
+        raise ValueError(f"not a DT value ({len(value)} characters)")
+    year, month, day, time, offset = match.groups()
+    hh_mm_ss = (time or "")[:6]
+    fields = [int(hh_mm_ss[i : i + 2]) for i in range(0, len(hh_mm_ss), 2)]
+    if any(f > limit for f, limit in zip(fields, (23, 59, 60), strict=False)):
+        raise ValueError("not a DT value (time out of range)")
+    if offset and (int(offset[1:3]) > 14 or int(offset[3:]) > 59):
+        raise ValueError("not a DT value (UTC offset out of range)")
+    return _shift_ymd(year, month, day, days) + (time or "") + (offset or "")
+
+
+def _lo_problem(value: str) -> str | None:
+    if len(value) > 64:
+        return "longer than 64 characters"
+    if "\\" in value or _CONTROL_RE.search(value):
+        return "contains a backslash or control character"
+    return None
+
+
+def _pn_problem(value: str) -> str | None:
+    if "\\" in value or _CONTROL_RE.search(value):
+        return "contains a backslash or control character"
+    if any(len(group) > 64 for group in value.split("=")) or value.count("=") > 2:
+        return "is not a valid person name (at most 3 groups of 64 characters)"
+    return None
+
+
+def _uid_problem(value: str) -> str | None:
+    return None if is_valid_uid(value) else "is not a valid UID"
+
+
+_CROSSWALK_CHECKS: dict[str, Callable[[str], str | None]] = {
+    "uid": _uid_problem,
+    "patient_id": _lo_problem,
+    "patient_name": _pn_problem,
+}
+
+
+class Crosswalk:
+    """An external table of pseudonyms that overrides the keyed derivation.
+
+    :meth:`from_csv` reads a UTF-8 CSV file (a byte-order mark is fine) whose header is either
+
+    * ``kind,original,pseudonym`` (any column order, extra columns ignored), with ``kind`` one
+      of ``patient_id`` (original ID -> new ID), ``patient_name`` (original **patient ID** ->
+      new patient name) and ``uid`` (original UID -> new UID); or
+    * ``original_patient_id,new_patient_id[,new_patient_name]`` (an empty name maps no name).
+
+    Cells are stripped of surrounding spaces; blank lines are skipped. New UIDs must be valid
+    UIDs and unique, new IDs valid LO and names valid PN. An original listed twice with
+    different pseudonyms is a ConfigurationError naming both lines. Messages never quote cell
+    values (they are PHI).
+    """
+
+    def __init__(
+        self,
+        *,
+        uids: Mapping[str, str] | None = None,
+        patient_ids: Mapping[str, str] | None = None,
+        patient_names: Mapping[str, str] | None = None,
+    ) -> None:
+        self._tables: dict[str, dict[str, str]] = {kind: {} for kind in _CROSSWALK_CHECKS}
+        self._new_uids: set[str] = set()
+        for kind, table in (("uid", uids), ("patient_id", patient_ids)):
+            for original, new in (table or {}).items():
+                self._add(kind, original, new, "")
+        for original, new in (patient_names or {}).items():
+            self._add("patient_name", original, new, "")
+
+    def _add(self, kind: str, original: str, new: str, where: str) -> None:
+        original, new = _strip(original), _strip(new)
+        table = self._tables[kind]
+        if not original or not new:
+            problem: str | None = "has an empty original or pseudonym"
+        elif table.get(original, new) != new:
+            problem = "maps an original that already has a different pseudonym"
+        elif kind == "uid" and original not in table and new in self._new_uids:
+            problem = "reuses a new UID already given to another original"
+        else:
+            problem = _CROSSWALK_CHECKS[kind](new)
+        if problem is not None:
+            raise ConfigurationError(f"crosswalk{where}: {kind} entry {problem}")
+        table[original] = new
+        if kind == "uid":
+            self._new_uids.add(new)
+
+    @classmethod
+    def from_csv(cls, path: str | os.PathLike[str]) -> Crosswalk:
+        """Read a crosswalk CSV file (format in the class docstring)."""
+        name = os.fspath(path)
+        crosswalk = cls()
+        seen: dict[tuple[str, str], int] = {}
+        try:
+            with open(name, newline="", encoding="utf-8-sig") as handle:
+                reader = csv.reader(handle)
+                header = [h.strip().lower() for h in next(reader, [])]
+                columns = _crosswalk_columns(header, name)
+                for row in reader:
+                    if not any(cell.strip() for cell in row):
+                        continue
+                    line = reader.line_num
+                    row += [""] * (len(header) - len(row))  # a missing cell is an empty one
+                    for kind, original, new in _crosswalk_entries(row, columns, name, line):
+                        first = seen.setdefault((kind, _strip(original)), line)
+                        where = f" {name!r}, line {line}"
+                        if first != line:
+                            where += f" (first listed on line {first})"
+                        crosswalk._add(kind, original, new, where)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read crosswalk {name!r}: {exc}") from None
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise ConfigurationError(
+                f"crosswalk {name!r} is not a UTF-8 CSV file: {exc}"
+            ) from None
+        return crosswalk
+
+    def uid(self, original: str) -> str | None:
+        """The new UID for ``original``, or None."""
+        return self._tables["uid"].get(_strip(original))
+
+    def patient_id(self, original: str) -> str | None:
+        """The new patient ID for ``original``, or None."""
+        return self._tables["patient_id"].get(_strip(original))
+
+    def patient_name(self, original_patient_id: str) -> str | None:
+        """The new patient name for the patient with ``original_patient_id``, or None."""
+        return self._tables["patient_name"].get(_strip(original_patient_id))
+
+    def __len__(self) -> int:
+        return sum(len(table) for table in self._tables.values())
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{kind}s={len(table)}" for kind, table in self._tables.items())
+        return f"Crosswalk({counts})"
+
+
+def _crosswalk_columns(header: list[str], name: str) -> dict[str, int]:
+    if {"kind", "original", "pseudonym"} <= set(header):
+        return {c: header.index(c) for c in ("kind", "original", "pseudonym")}
+    if header[:2] == ["original_patient_id", "new_patient_id"]:
+        return {c: i for i, c in enumerate(header[:3])}
+    raise ConfigurationError(
+        f"crosswalk {name!r}: header must be 'kind,original,pseudonym' or "
+        "'original_patient_id,new_patient_id[,new_patient_name]'"
+    )
+
+
+def _crosswalk_entries(
+    row: list[str], columns: dict[str, int], name: str, line: int
+) -> list[tuple[str, str, str]]:
+    if "kind" in columns:
+        kind = row[columns["kind"]].strip().lower()
+        if kind not in _CROSSWALK_CHECKS:
+            raise ConfigurationError(
+                f"crosswalk {name!r}, line {line}: kind must be patient_id, patient_name or uid"
+            )
+        return [(kind, row[columns["original"]], row[columns["pseudonym"]])]
+    original = row[columns["original_patient_id"]]
+    entries = [("patient_id", original, row[columns["new_patient_id"]])]
+    if "new_patient_name" in columns and row[columns["new_patient_name"]].strip():
+        entries.append(("patient_name", original, row[columns["new_patient_name"]]))
+    return entries
+
+
+_RECORDER_COLUMNS = ("kind", "original", "pseudonym")
+
+
+class MappingRecorder:
+    """Collects (kind, original, pseudonym) triples for the data custodian.
+
+    Kinds used by :class:`Pseudonymizer`: ``uid``, ``patient_id``, ``name``, ``text`` and
+    ``date_shift`` (pseudonym = the shift in days). Each distinct triple is kept once.
+    Recorders filled in worker processes come back by pickle (or as :meth:`entries`) and are
+    combined with :meth:`merge`. The table re-identifies patients: keep the file as safe as
+    the key (files are created readable by the owner only).
+    """
+
+    def __init__(self, entries: Iterable[tuple[str, str, str]] = ()) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str, str], None] = {}
+        self.merge(entries)
+
+    def record(self, kind: str, original: str, pseudonym: str) -> None:
+        """Remember that ``original`` of ``kind`` became ``pseudonym``."""
+        with self._lock:
+            self._entries[(kind, original, pseudonym)] = None
+
+    def merge(self, other: MappingRecorder | Iterable[tuple[str, str, str]]) -> None:
+        """Add the entries of another recorder (or an iterable of triples)."""
+        triples = other.entries() if isinstance(other, MappingRecorder) else list(other)
+        with self._lock:
+            for kind, original, pseudonym in triples:
+                self._entries[(kind, original, pseudonym)] = None
+
+    def entries(self) -> list[tuple[str, str, str]]:
+        """All distinct entries, sorted."""
+        with self._lock:
+            return sorted(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"MappingRecorder({len(self)} entries)"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"entries": self.entries()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._lock = threading.Lock()
+        self._entries = dict.fromkeys(state["entries"])
+
+    def write(self, path: str | os.PathLike[str]) -> Path:
+        """Replace ``path`` atomically with all entries, as CSV (``.csv``) or SQLite
+        (``.sqlite``/``.db``, table ``mapping(kind, original, pseudonym)``)."""
+        target = Path(path)
+        writer = _write_csv if _is_csv(target) else _write_sqlite
+        entries = self.entries()
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        try:
+            writer(temp, entries)
+            os.replace(temp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+        return target
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> MappingRecorder:
+        """Load a file written by :meth:`write` (to merge with before writing again)."""
+        target = Path(path)
+        if _is_csv(target):
+            with open(target, newline="", encoding="utf-8", errors="surrogatepass") as handle:
+                rows = list(csv.reader(handle))[1:]
+        else:
+            with contextlib.closing(sqlite3.connect(target)) as db:
+                rows = db.execute("SELECT kind, original, pseudonym FROM mapping").fetchall()
+        return cls((kind, original, pseudonym) for kind, original, pseudonym in rows)
+
+
+def _is_csv(path: Path) -> bool:
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".sqlite", ".db"):
+        raise ConfigurationError(f"mapping file must end in .csv, .sqlite or .db: {path}")
+    return suffix == ".csv"
+
+
+def _write_csv(path: str, entries: list[tuple[str, str, str]]) -> None:
+    with open(path, "w", newline="", encoding="utf-8", errors="surrogatepass") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(_RECORDER_COLUMNS)
+        writer.writerows(entries)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _write_sqlite(path: str, entries: list[tuple[str, str, str]]) -> None:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute(
+            "CREATE TABLE mapping (kind TEXT NOT NULL, original TEXT NOT NULL, "
+            "pseudonym TEXT NOT NULL, PRIMARY KEY (kind, original, pseudonym))"
+        )
+        db.executemany("INSERT INTO mapping VALUES (?, ?, ?)", entries)
+        db.commit()
+
+
+__all__ = [
+    "DEFAULT_DATE_SHIFT_DAYS",
+    "DEFAULT_UID_ROOT",
+    "KEY_ENV_VAR",
+    "Crosswalk",
+    "MappingRecorder",
+    "Pseudonymizer",
+    "is_valid_uid",
+]
