@@ -1,0 +1,424 @@
+"""Core: de-identify one dataset in four steps.
+
+:meth:`Core.deidentify` runs, in order:
+
+1. :meth:`Core.apply_bouncers` -- may reject a dataset that is too hard to de-identify
+   (raises :class:`~idiscore.errors.DatasetRejectedError`);
+2. :meth:`Core.apply_pixel_processing` -- blanks regions of the image where a location
+   rule matches; failure rejects the dataset;
+3. :meth:`Core.apply_rules` -- one walk over file meta, dataset and every nested
+   sequence item: each element gets the rule for its own tag;
+4. :meth:`Core.apply_insertions` -- adds elements such as *Patient Identity Removed*.
+
+The caller's dataset is never modified: the result is a new dataset that shares
+immutable values (raw element bytes, pixel data) with the input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.tag import BaseTag
+from pydicom.uid import UID
+
+from idiscore.errors import (
+    ConfigurationError,
+    DatasetRejectedError,
+    DeidentificationError,
+    IDISCoreError,
+)
+from idiscore.identifiers import normalise_creator, tag_string
+from idiscore.operators.base import Context, _Shared
+from idiscore.operators.basic import Keep, Remove
+from idiscore.operators.values import read_element
+from idiscore.profile import CompiledRules, Profile
+from idiscore.rules import Rule
+
+if TYPE_CHECKING:
+    from idiscore.pseudonyms import Pseudonymizer
+
+__all__ = ["Core", "DeidentificationInfo", "Insertion", "Profile"]
+
+_SQ = "SQ"
+_SPECIFIC_CHARACTER_SET = 0x00080005
+_SOP_CLASS_UID = 0x00080016
+_SOP_INSTANCE_UID = 0x00080018
+_MEDIA_SOP_CLASS_UID = 0x00020002
+_MEDIA_SOP_INSTANCE_UID = 0x00020003
+_PIXEL_REPRESENTATION = 0x00280103
+
+
+@dataclass
+class DeidentificationInfo:
+    """What happened to one dataset, for the insertions step."""
+
+    profile: Profile
+    pixels_cleaned: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Insertion(Protocol):
+    """Something that adds elements to a de-identified dataset (step 4)."""
+
+    def elements(self, dataset: Dataset, info: DeidentificationInfo) -> Iterable[DataElement]:
+        """The elements to add to (or replace in) the de-identified ``dataset``."""
+        ...
+
+
+@runtime_checkable
+class Bouncer(Protocol):
+    """What the Core needs from a bouncer (see :mod:`idiscore.bouncers`)."""
+
+    def inspect(self, dataset: Dataset, *, pixels_will_be_cleaned: bool = False) -> None:
+        """Raise :class:`~idiscore.errors.DatasetRejectedError` to reject ``dataset``."""
+        ...
+
+
+@runtime_checkable
+class PixelProcessorLike(Protocol):
+    """What the Core needs from a pixel processor (see :mod:`idiscore.image_processing`)."""
+
+    def matches(self, dataset: Dataset) -> bool: ...
+
+    def clean(self, dataset: Dataset) -> Dataset: ...
+
+
+def _describe(dataset: Dataset) -> str:
+    """A file-level description that contains no element value."""
+    filename = getattr(dataset, "filename", None)
+    if isinstance(filename, str) and filename:
+        return f"file {filename}"
+    raw = dataset.get_item(_SOP_CLASS_UID)
+    if raw is not None and raw.value:
+        value = raw.value.decode("ascii", "replace") if isinstance(raw.value, bytes) else raw.value
+        uid = UID(str(value).strip(" \x00"))
+        return f"dataset of SOP class {uid.name}"
+    return "dataset"
+
+
+class Core:
+    """De-identifies datasets with a :class:`Profile`.
+
+    Args:
+        profile: the rules to apply.
+        insertions: elements (or :class:`Insertion` objects) added in step 4.
+        bouncers: checks run in step 1; any may reject the dataset.
+        pixel_processor: blanks image regions in step 2 (see
+            :mod:`idiscore.image_processing`).
+        pseudonymizer: the keyed pseudonymizer behind every derived value. Default:
+            the key in the ``IDISCORE_KEY`` environment variable, else a random
+            per-run key (with a warning: results will not link across runs).
+        options: free-form options passed to operators through their context.
+    """
+
+    def __init__(
+        self,
+        profile: Profile,
+        insertions: Sequence[DataElement | Insertion] | None = None,
+        bouncers: Sequence[Bouncer] | None = None,
+        pixel_processor: PixelProcessorLike | None = None,
+        *,
+        pseudonymizer: Pseudonymizer | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(profile, Profile):
+            raise ConfigurationError(f"Core needs a Profile, got {profile!r}")
+        self.profile = profile
+        self.insertions: list[DataElement | Insertion] = list(insertions or [])
+        for insertion in self.insertions:
+            if not isinstance(insertion, DataElement | Insertion):
+                raise ConfigurationError(f"not an insertion: {insertion!r}")
+        self.bouncers: list[Bouncer] = list(bouncers or [])
+        self.pixel_processor = pixel_processor
+        if pseudonymizer is None:
+            from idiscore.pseudonyms import Pseudonymizer
+
+            pseudonymizer = Pseudonymizer.from_env()
+        self.pseudonymizer = pseudonymizer
+        self.options: dict[str, Any] = dict(options or {})
+        self._rules: CompiledRules = profile.compiled
+
+    def __repr__(self) -> str:
+        pixels = type(self.pixel_processor).__name__ if self.pixel_processor else None
+        return (
+            f"Core(profile={self.profile.name!r}, bouncers={len(self.bouncers)}, "
+            f"insertions={len(self.insertions)}, pixel_processor={pixels})"
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_rules"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._rules = self.profile.compiled
+
+    # -- the four steps -------------------------------------------------------------
+
+    def deidentify(self, dataset: Dataset) -> Dataset:
+        """Return a de-identified copy of ``dataset``; ``dataset`` is left unchanged.
+
+        Raises:
+            DatasetRejectedError: a bouncer refused the dataset.
+            DeidentificationError: an element or the pixel data could not be processed
+                (:class:`~idiscore.errors.PixelDataProcessingError` for pixels).
+        """
+        if not isinstance(dataset, Dataset):
+            raise TypeError(f"deidentify() needs a pydicom Dataset, got {type(dataset)!r}")
+        pixels_will_be_cleaned = self._pixels_match(dataset)
+        self.apply_bouncers(dataset, pixels_will_be_cleaned=pixels_will_be_cleaned)
+        cleaned = self.apply_pixel_processing(dataset) if pixels_will_be_cleaned else dataset
+        output = self.apply_rules(cleaned)
+        info = DeidentificationInfo(profile=self.profile, pixels_cleaned=pixels_will_be_cleaned)
+        self.apply_insertions(output, info)
+        return output
+
+    def _pixels_match(self, dataset: Dataset) -> bool:
+        processor = self.pixel_processor
+        return processor is not None and bool(processor.matches(dataset))
+
+    def apply_bouncers(self, dataset: Dataset, *, pixels_will_be_cleaned: bool = False) -> None:
+        """Step 1: raise :class:`DatasetRejectedError` if any bouncer rejects ``dataset``."""
+        for bouncer in self.bouncers:
+            bouncer.inspect(dataset, pixels_will_be_cleaned=pixels_will_be_cleaned)
+
+    def apply_pixel_processing(self, dataset: Dataset) -> Dataset:
+        """Step 2: blank the image regions of every matching location.
+
+        Returns ``dataset`` itself when no location matches, else a new dataset.
+        """
+        if not self._pixels_match(dataset):
+            return dataset
+        assert self.pixel_processor is not None
+        return self.pixel_processor.clean(dataset)
+
+    def apply_rules(self, dataset: Dataset) -> Dataset:
+        """Step 3: a new dataset with every element processed by its rule."""
+        shared = _Shared(dataset, self.pseudonymizer)
+        encoding = _charset(dataset, "iso8859")
+        context = Context(dataset, shared, options=self.options, encoding=encoding)
+        walker = _Walker(self._rules, _describe(dataset))
+        shared.sequence_processor = walker._sequence
+        implicit, little = dataset.original_encoding
+        out: Dataset
+        if isinstance(dataset, FileDataset) or hasattr(dataset, "file_meta"):
+            out = FileDataset(
+                getattr(dataset, "filename", None) or "",
+                Dataset(),
+                preamble=getattr(dataset, "preamble", None) or b"\x00" * 128,
+                file_meta=FileMetaDataset(),
+                is_implicit_VR=True if implicit is None else implicit,
+                is_little_endian=True if little is None else little,
+            )
+            out.filename = None  # type: ignore[assignment]
+        else:
+            out = Dataset()
+        out.set_original_encoding(implicit, little, dataset.original_character_set)
+        walker.walk(dataset, context, out)
+        meta = getattr(dataset, "file_meta", None)
+        if meta is not None:
+            new_meta = FileMetaDataset()
+            meta_context = Context(meta, shared, options=self.options, encoding="iso8859")
+            walker.walk(meta, meta_context, new_meta)
+            _sync_media_storage(new_meta, out)
+            out.file_meta = new_meta
+        return out
+
+    def apply_insertions(self, dataset: Dataset, info: DeidentificationInfo) -> None:
+        """Step 4: add the insertion elements to the (new) de-identified ``dataset``."""
+        for insertion in self.insertions:
+            if isinstance(insertion, DataElement):
+                dataset[insertion.tag] = DataElement(insertion.tag, insertion.VR, insertion.value)
+            else:
+                for element in insertion.elements(dataset, info):
+                    dataset[element.tag] = element
+
+
+def _sync_media_storage(meta: Dataset, dataset: Dataset) -> None:
+    """Make the file meta's media storage UIDs equal the dataset's SOP UIDs."""
+    for meta_tag, tag in (
+        (_MEDIA_SOP_INSTANCE_UID, _SOP_INSTANCE_UID),
+        (_MEDIA_SOP_CLASS_UID, _SOP_CLASS_UID),
+    ):
+        element = dataset.get_item(tag)
+        if element is None:
+            continue
+        value = read_element(dataset, tag, "iso8859").value
+        if value:
+            meta[meta_tag] = DataElement(meta_tag, "UI", value)
+
+
+def _charset(dataset: Dataset, parent: str | list[str]) -> str | list[str]:
+    """The character set that applies to ``dataset`` (its own, else the parent's)."""
+    if _SPECIFIC_CHARACTER_SET not in dataset._dict:
+        return parent
+    from pydicom.charset import convert_encodings
+
+    value = read_element(dataset, _SPECIFIC_CHARACTER_SET, parent).value
+    if not value:
+        return parent
+    return convert_encodings(value)
+
+
+def _private_creator(dataset: Dataset, group: int, block: int, encoding: Any) -> str | None:
+    """The creator string reserving ``block`` of private ``group`` in ``dataset``."""
+    element = dataset._dict.get(BaseTag((group << 16) | block))
+    if element is None:
+        return None
+    value = element.value
+    if isinstance(value, bytes):
+        return normalise_creator(value)
+    if isinstance(value, str):
+        return normalise_creator(value)
+    return None
+
+
+def _copy(element: DataElement | RawDataElement) -> DataElement | RawDataElement:
+    """An element safe to put in the output: raw elements are immutable and shared."""
+    if isinstance(element, RawDataElement):
+        return element
+    value = element.value
+    if isinstance(value, MultiValue | list):
+        value = list(value)
+    return DataElement(element.tag, element.VR, value)
+
+
+def _is_sequence(element: DataElement | RawDataElement) -> bool:
+    if element.VR == _SQ:
+        return True
+    if isinstance(element, RawDataElement) and element.VR is None:
+        from pydicom.datadict import dictionary_VR
+
+        try:
+            return dictionary_VR(element.tag) == _SQ
+        except KeyError:
+            return False
+    return False
+
+
+class _Walker:
+    """One walk over a dataset and all nested items, applying compiled rules."""
+
+    __slots__ = ("describe", "lookup")
+
+    def __init__(self, rules: CompiledRules, describe: str) -> None:
+        self.lookup = rules.lookup
+        self.describe = describe
+
+    def walk(self, source: Dataset, context: Context, out: Dataset) -> None:
+        lookup = self.lookup
+        creators: dict[int, DataElement | RawDataElement] = {}
+        creator_names: dict[int, str | None] = {}
+        kept_blocks: set[int] = set()
+        out_dict = out._dict
+        items: list[tuple[int, DataElement | RawDataElement]] = list(source._dict.items())
+        for tag, element in items:
+            group = tag >> 16
+            number = tag & 0xFFFF
+            if number == 0:
+                continue  # group lengths: retired, recomputed where needed
+            if group & 1:
+                if number < 0x10:
+                    continue  # not a valid private element
+                if number <= 0xFF:
+                    creators[tag] = element
+                    continue
+                block_key = (group << 8) | (number >> 8)
+                if block_key not in creator_names:
+                    creator_names[block_key] = _private_creator(
+                        source, group, number >> 8, context.encoding
+                    )
+                rule = lookup(tag, creator_names[block_key])
+            else:
+                block_key = -1
+                rule = lookup(tag, None)
+
+            if isinstance(element, RawDataElement) and element.value is None and element.length:
+                element = source[tag]  # a deferred read: load it
+
+            operation = None if rule is None else rule.operation
+            if operation is None or type(operation) is Keep:
+                if _is_sequence(element):
+                    result: DataElement | RawDataElement = self._sequence(
+                        self._decoded(source, tag, context), context
+                    )
+                else:
+                    result = _copy(element)
+            elif type(operation) is Remove:
+                continue
+            else:
+                assert rule is not None
+                applied = self._apply(rule, source, tag, context)
+                if applied is None:
+                    continue
+                result = applied
+            if block_key >= 0:
+                kept_blocks.add(block_key)
+            if isinstance(result, DataElement) and result.VR == _SQ:
+                out[tag] = result
+            else:
+                out_dict[BaseTag(tag)] = result
+        for tag, creator in creators.items():
+            if ((tag >> 16) << 8) | (tag & 0xFF) in kept_blocks:
+                out_dict[BaseTag(tag)] = _copy(creator)
+
+    def _decoded(self, source: Dataset, tag: int, context: Context) -> DataElement:
+        return read_element(source, tag, context.encoding)
+
+    def _apply(
+        self, rule: Rule, source: Dataset, tag: int, context: Context
+    ) -> DataElement | None:
+        try:
+            element = self._decoded(source, tag, context)
+            result = rule.operation.apply(element, context)
+        except (DatasetRejectedError, DeidentificationError):
+            raise
+        except Exception as exc:
+            raise DeidentificationError(
+                f"{type(exc).__name__}: {exc}" if not isinstance(exc, IDISCoreError) else str(exc),
+                tag=BaseTag(tag),
+                rule=rule,
+                path=self._path(context, tag),
+                context=self.describe,
+            ) from exc
+        if result is None:
+            return None
+        if not isinstance(result, DataElement) or result.tag != tag:
+            raise DeidentificationError(
+                f"operator returned {type(result).__name__} for another element",
+                tag=BaseTag(tag),
+                rule=rule,
+                path=self._path(context, tag),
+                context=self.describe,
+            )
+        if result is element and isinstance(source._dict.get(BaseTag(tag)), DataElement):
+            result = DataElement(result.tag, result.VR, result.value)  # not the caller's object
+        if result.VR == _SQ and not rule.operation.handles_items:
+            return self._sequence(result, context)
+        return result
+
+    def _sequence(self, element: DataElement, context: Context) -> DataElement:
+        items = DicomSequence()
+        implicit, little = context.dataset.original_encoding
+        for item in element.value or ():
+            encoding = _charset(item, context.encoding)
+            new_item = Dataset(parent_encoding=encoding)
+            item_implicit, item_little = item.original_encoding
+            if item_implicit is None:
+                item_implicit, item_little = implicit, little
+            new_item.set_original_encoding(item_implicit, item_little, item.original_character_set)
+            self.walk(item, context.child(item, element.tag, encoding), new_item)
+            items.append(new_item)
+        return DataElement(element.tag, _SQ, items)
+
+    @staticmethod
+    def _path(context: Context, tag: int) -> str:
+        return " > ".join(tag_string(t) for t in (*context.path, tag))

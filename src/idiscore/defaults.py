@@ -1,0 +1,162 @@
+"""Ready-made rule sets and cores.
+
+* :func:`get_dicom_rule_sets` -- the Basic Profile and every option of DICOM PS3.15
+  Annex E, one :class:`~idiscore.rules.RuleSet` each.
+* :func:`create_core` -- a Core for any profile, with the standard bouncers and insertions.
+* :func:`create_default_core` -- the idiscore default profile: Basic Profile + Clean
+  Descriptors + Retain Patient Characteristics + Retain Device Identity + Retain Safe
+  Private.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from idiscore.core import Core
+from idiscore.errors import ConfigurationError
+from idiscore.identifiers import PrivateBlockTagIdentifier
+from idiscore.insertions import StandardInsertions
+from idiscore.operators import Keep
+from idiscore.profile import Profile
+from idiscore.rules import Rule, RuleSet
+from idiscore.standard.rulesets import SET_NAMES, DICOMRuleSets, column_rule_set
+
+if TYPE_CHECKING:
+    from idiscore.pseudonyms import Pseudonymizer
+
+#: The options of the idiscore default profile, after the Basic Profile.
+DEFAULT_OPTIONS = (
+    "clean_descriptors",
+    "retain_patient_characteristics",
+    "retain_device_id",
+    "retain_safe_private",
+)
+
+_EXCLUSIVE = ("retain_long_full_dates", "retain_long_modified_dates")
+
+
+@cache
+def get_dicom_rule_sets() -> DICOMRuleSets:
+    """The rule sets of DICOM PS3.15 Annex E (Table E.1-1), one per profile and option."""
+    sets = {name: column_rule_set(column) for column, name in SET_NAMES.items()}
+    return DICOMRuleSets(**sets)
+
+
+def _safe_private_rule_set(definition: Iterable[Any] | None) -> RuleSet:
+    """Retain Safe Private, extended with the user's own safe private definitions."""
+    if definition is None:
+        return get_dicom_rule_sets().retain_safe_private
+    extra: list[Rule] = []
+    for item in definition:
+        if isinstance(item, Rule):
+            extra.append(item)
+        elif isinstance(item, PrivateBlockTagIdentifier):
+            extra.append(Rule(item, Keep()))
+        elif isinstance(item, str):
+            extra.append(Rule(PrivateBlockTagIdentifier(item), Keep()))
+        else:
+            raise ConfigurationError(f"not a safe private definition: {item!r}")
+    return column_rule_set("retain_safe_private", extra)
+
+
+def profile_from_options(
+    options: Iterable[str] = (),
+    *,
+    name: str | None = None,
+    safe_private_definition: Iterable[Any] | None = None,
+    extra: Sequence[RuleSet] = (),
+) -> Profile:
+    """The Basic Profile followed by the named options (and any extra rule sets).
+
+    Option names are the attribute names of :func:`get_dicom_rule_sets` (for example
+    ``"clean_descriptors"``), Table E.1-1 column names or CID 7050 meanings.
+    """
+    sets = get_dicom_rule_sets()
+    chosen = [sets.basic_profile]
+    for option in options:
+        if option.strip() in ("basic", "basic_profile", sets.basic_profile.name):
+            continue
+        rule_set = sets.by_name(option)
+        if rule_set is sets.retain_safe_private:
+            rule_set = _safe_private_rule_set(safe_private_definition)
+        if rule_set not in chosen:
+            chosen.append(rule_set)
+    chosen.extend(extra)
+    profile = Profile(chosen, name=name or "PS3.15 " + "+".join(["basic", *options]))
+    check_profile(profile)
+    return profile
+
+
+def check_profile(profile: Profile) -> None:
+    """Refuse contradictory options (both Retain Longitudinal options, PS3.15 E.3.6)."""
+    sets = get_dicom_rule_sets()
+    codes = {rs.code for rs in profile.rule_sets if rs.code is not None}
+    exclusive = [getattr(sets, name).code for name in _EXCLUSIVE]
+    if all(code in codes for code in exclusive):
+        raise ConfigurationError(
+            "the Retain Longitudinal Temporal Information options (Full Dates, Modified "
+            "Dates) exclude each other"
+        )
+
+
+def create_core(
+    profile: Profile,
+    location_list: Any = None,
+    *,
+    pseudonymizer: Pseudonymizer | None = None,
+    bouncers: Sequence[Any] | None = None,
+) -> Core:
+    """A Core for ``profile`` with the standard bouncers and PS3.15 insertions.
+
+    ``location_list`` (a :class:`~idiscore.image_processing.PIILocationList` or a list of
+    locations) enables pixel cleaning for matching datasets.
+    """
+    check_profile(profile)
+    from idiscore.bouncers import default_bouncers  # type: ignore[import-not-found, unused-ignore]
+
+    processor = None
+    if location_list is not None:
+        from idiscore.image_processing import PixelProcessor  # type: ignore[import-not-found, unused-ignore]
+
+        processor = PixelProcessor(location_list)
+    return Core(
+        profile,
+        insertions=[StandardInsertions()],
+        bouncers=list(bouncers) if bouncers is not None else default_bouncers(),
+        pixel_processor=processor,
+        pseudonymizer=pseudonymizer,
+    )
+
+
+def default_profile(safe_private_definition: Iterable[Any] | None = None) -> Profile:
+    """The idiscore default profile (see :data:`DEFAULT_OPTIONS`)."""
+    return profile_from_options(
+        DEFAULT_OPTIONS,
+        name="idiscore default profile",
+        safe_private_definition=safe_private_definition,
+    )
+
+
+def create_default_core(
+    safe_private_definition: Iterable[Any] | None = None,
+    location_list: Any = None,
+    *,
+    pseudonymizer: Pseudonymizer | None = None,
+) -> Core:
+    """A Core with the idiscore default profile, standard bouncers and insertions."""
+    return create_core(
+        default_profile(safe_private_definition), location_list, pseudonymizer=pseudonymizer
+    )
+
+
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "check_profile",
+    "create_core",
+    "create_default_core",
+    "default_profile",
+    "get_dicom_rule_sets",
+    "profile_from_options",
+]

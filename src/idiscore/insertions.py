@@ -1,0 +1,102 @@
+"""Step 4: the attributes PS3.15 requires a de-identifier to add.
+
+From ``deidentification_inserted_attributes.csv`` (PS3.15 E.1.1, E.2, E.3): Patient
+Identity Removed = YES; De-identification Method (text) and De-identification Method
+Code Sequence (one CID 7050 code per profile and option applied); Longitudinal
+Temporal Information Modified; Burned In Annotation = NO only when pixel data was
+really cleaned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from idiscore._version import __version__
+from idiscore.core import DeidentificationInfo
+from idiscore.profile import Profile
+from idiscore.standard.rulesets import CLEAN_PIXEL_DATA_CODE, OPTION_CODES, cid7050
+
+_LO_MAX = 64
+
+
+def applied_codes(profile: Profile, pixels_cleaned: bool = False) -> list[tuple[str, str, str]]:
+    """The CID 7050 codes of the profile and options applied, in profile order.
+
+    Rule sets without a code (custom rule sets) add nothing.
+    """
+    codes: list[tuple[str, str, str]] = []
+    for rule_set in profile.rule_sets:
+        if rule_set.code is not None and rule_set.code not in codes:
+            codes.append(rule_set.code)
+    if pixels_cleaned:
+        pixel_code = cid7050(CLEAN_PIXEL_DATA_CODE)
+        if pixel_code not in codes:
+            codes.append(pixel_code)
+    return codes
+
+
+def get_deidentification_method(
+    profile: Profile | None = None, *, text: str | None = None
+) -> DataElement:
+    """The *De-identification Method* (0012,0063) element: idiscore, its version, the profile.
+
+    Each value fits LO (64 characters): the tool and version first, then the profile
+    name and the names of its rule sets.
+    """
+    values = [f"idiscore {__version__}"]
+    if text is not None:
+        values.append(text)
+    if profile is not None:
+        values.append(profile.name)
+        values.extend(rule_set.name for rule_set in profile.rule_sets)
+    cleaned: list[str] = []
+    for value in values:
+        value = value.replace("\\", "/").strip()[:_LO_MAX]
+        if value and value not in cleaned:
+            cleaned.append(value)
+    return DataElement(0x00120063, "LO", cleaned if len(cleaned) > 1 else cleaned[0])
+
+
+def _code_item(code: tuple[str, str, str]) -> Dataset:
+    item = Dataset()
+    item.CodeValue = code[1]
+    item.CodingSchemeDesignator = code[0]
+    item.CodeMeaning = code[2]
+    return item
+
+
+class StandardInsertions:
+    """The PS3.15 insertions, derived from what was actually applied to a dataset."""
+
+    def elements(self, dataset: Dataset, info: DeidentificationInfo) -> Iterable[DataElement]:
+        codes = applied_codes(info.profile, info.pixels_cleaned)
+        values = {code[1] for code in codes}
+        yield DataElement(0x00120062, "CS", "YES")
+        yield get_deidentification_method(info.profile)
+        if codes:
+            yield DataElement(0x00120064, "SQ", Sequence([_code_item(c) for c in codes]))
+        if OPTION_CODES["retain_long_modified_dates"] in values:
+            longitudinal = "MODIFIED"
+        elif OPTION_CODES["retain_long_full_dates"] in values:
+            longitudinal = "UNMODIFIED"
+        else:
+            longitudinal = "REMOVED"
+        yield DataElement(0x00280303, "CS", longitudinal)
+        if info.pixels_cleaned:
+            yield DataElement(0x00280301, "CS", "NO")
+
+    def __repr__(self) -> str:
+        return "StandardInsertions()"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StandardInsertions)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+
+__all__ = ["StandardInsertions", "applied_codes", "get_deidentification_method"]

@@ -1,0 +1,136 @@
+"""Profile: an ordered list of rule sets, compiled once into a fast lookup."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from idiscore.errors import ConfigurationError
+from idiscore.identifiers import (
+    PrivateBlockTagIdentifier,
+    SingleTag,
+    TagIdentifier,
+)
+from idiscore.rules import Rule, RuleSet
+
+_Entry = tuple[int, int, Rule]  # (specificity, order, rule)
+
+
+class CompiledRules:
+    """The rules of a profile as a lookup: which rule applies to an element?
+
+    Built once per Profile. Single tags are a dict, private block identifiers a
+    dict keyed by (group, creator, offset), other identifiers a list sorted by
+    specificity; every answer is cached, so each distinct (tag, creator) is resolved
+    once per process. Resolution: the most specific identifier wins; for equally
+    specific identifiers the later rule (later in its rule set, or in a later rule set)
+    wins.
+    """
+
+    def __init__(self, rule_sets: Sequence[RuleSet]) -> None:
+        single: dict[int, _Entry] = {}
+        block: dict[tuple[int, str, int], _Entry] = {}
+        general: dict[TagIdentifier, _Entry] = {}
+        order = 0
+        for rule_set in rule_sets:
+            for rule in rule_set:
+                order += 1
+                ident = rule.identifier
+                entry = (ident.specificity, order, rule)
+                if type(ident) is SingleTag:
+                    single[int(ident.tag)] = entry
+                elif type(ident) is PrivateBlockTagIdentifier:
+                    block[(ident.group, ident.private_creator, ident.offset)] = entry
+                else:
+                    general[ident] = entry
+        self._single = single
+        self._block = block
+        self._general = sorted(general.values(), key=lambda e: (-e[0], -e[1]))
+        self._cache: dict[Any, Rule | None] = {}
+        self.rules: list[Rule] = [
+            e[2] for e in sorted([*single.values(), *block.values(), *general.values()],
+                                 key=lambda e: e[1])
+        ]  # fmt: skip
+
+    def lookup(self, tag: int, private_creator: str | None = None) -> Rule | None:
+        """The rule for element ``tag`` (in a private block reserved by ``private_creator``)."""
+        key: Any = tag if private_creator is None else (tag, private_creator)
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        best: _Entry | None = self._single.get(tag)
+        if private_creator is not None and tag & 0xFF00:
+            found = self._block.get((tag >> 16, private_creator, tag & 0xFF))
+            if found is not None and (best is None or found[:2] > best[:2]):
+                best = found
+        for entry in self._general:
+            if best is not None and entry[:2] < best[:2]:
+                break
+            if entry[2].identifier.matches(tag, private_creator):
+                if best is None or entry[:2] > best[:2]:
+                    best = entry
+                break
+        rule = best[2] if best is not None else None
+        self._cache[key] = rule
+        return rule
+
+
+class Profile:
+    """A named, ordered collection of rule sets: everything a Core does to elements.
+
+    Later rule sets override earlier ones for identical identifiers; otherwise the
+    most specific identifier wins (see :mod:`idiscore.identifiers`).
+    """
+
+    def __init__(self, rule_sets: Iterable[RuleSet], name: str = "Profile") -> None:
+        sets = list(rule_sets)
+        for rule_set in sets:
+            if not isinstance(rule_set, RuleSet):
+                raise ConfigurationError(f"Profile {name!r} holds a non-RuleSet: {rule_set!r}")
+        self.rule_sets: list[RuleSet] = sets
+        self.name = name
+        self._compiled: CompiledRules | None = None
+
+    @property
+    def compiled(self) -> CompiledRules:
+        """The compiled lookup (built on first use, then reused)."""
+        if self._compiled is None:
+            self._compiled = CompiledRules(self.rule_sets)
+        return self._compiled
+
+    @property
+    def rules(self) -> list[Rule]:
+        """The effective rules: for identical identifiers only the winning rule."""
+        return list(self.compiled.rules)
+
+    def get_rule(self, tag: Any, private_creator: str | None = None) -> Rule | None:
+        """The rule that applies to ``tag`` (keyword, string, int or Tag), or None."""
+        from idiscore.identifiers import parse_tag
+
+        return self.compiled.lookup(int(parse_tag(tag)), private_creator)
+
+    def rule_set_of(self, rule: Rule) -> RuleSet | None:
+        """The rule set that contributed ``rule`` (the last one holding it)."""
+        for rule_set in reversed(self.rule_sets):
+            if any(r is rule for r in rule_set):
+                return rule_set
+        return None
+
+    def __iter__(self) -> Iterator[RuleSet]:
+        return iter(self.rule_sets)
+
+    def __repr__(self) -> str:
+        names = ", ".join(repr(r.name) for r in self.rule_sets)
+        return f"Profile(rule_sets=[{names}], name={self.name!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"rule_sets": self.rule_sets, "name": self.name}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.rule_sets = state["rule_sets"]
+        self.name = state["name"]
+        self._compiled = None
+
+
+__all__ = ["CompiledRules", "Profile"]

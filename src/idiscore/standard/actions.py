@@ -1,0 +1,123 @@
+"""PS3.15 action codes (Table E.1-1a) and the operators that carry them out.
+
+=========  ==================================================================
+code       operator
+=========  ==================================================================
+D          :class:`~idiscore.operators.Replace` (a dummy valid for the VR; UIDs
+           get a keyed replacement UID)
+Z          :class:`~idiscore.operators.Empty`
+X          :class:`~idiscore.operators.Remove`
+K          :class:`~idiscore.operators.Keep` (a sequence's items are processed)
+C          :class:`~idiscore.operators.Clean`
+U          :class:`~idiscore.operators.HashUID` (keyed, consistent across instances)
+Z/D ...    :class:`ByAttributeType`: chosen by the attribute's Type in the IOD of
+           the dataset (X for Type 3, Z for Type 2, D or U for Type 1)
+=========  ==================================================================
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from pydicom.dataelem import DataElement
+
+from idiscore.errors import ConfigurationError
+from idiscore.operators.base import Context, Operator
+from idiscore.operators.basic import Clean, Empty, HashUID, Keep, Remove, Replace
+
+
+class ActionCode(enum.Enum):
+    """The action codes of PS3.15 Table E.1-1a."""
+
+    DUMMY = "D"
+    ZERO = "Z"
+    REMOVE = "X"
+    KEEP = "K"
+    CLEAN = "C"
+    UID = "U"
+    ZERO_OR_DUMMY = "Z/D"
+    REMOVE_OR_ZERO = "X/Z"
+    REMOVE_OR_DUMMY = "X/D"
+    REMOVE_OR_ZERO_OR_DUMMY = "X/Z/D"
+    REMOVE_OR_ZERO_OR_UID = "X/Z/U*"
+
+    @classmethod
+    def parse(cls, code: str) -> ActionCode:
+        """The action code for its published text (``"X/Z/U*"`` ...)."""
+        try:
+            return cls(code.strip())
+        except ValueError:
+            raise ConfigurationError(f"unknown PS3.15 action code {code!r}") from None
+
+    @property
+    def is_compound(self) -> bool:
+        return "/" in self.value
+
+    def operator(self) -> Operator:
+        """The operator that carries out this action."""
+        simple: dict[str, type[Operator]] = {
+            "D": Replace, "Z": Empty, "X": Remove, "K": Keep, "C": Clean, "U": HashUID,
+        }  # fmt: skip
+        if self.value in simple:
+            return simple[self.value]()
+        return ByAttributeType(self.value)
+
+
+# Type -> the single code each compound code resolves to
+_BY_TYPE: dict[str, dict[str, str]] = {
+    "Z/D": {"1": "D", "2": "Z", "3": "Z", "none": "Z", "unknown": "D"},
+    "X/Z": {"1": "Z", "2": "Z", "3": "X", "none": "X", "unknown": "Z"},
+    "X/D": {"1": "D", "2": "D", "3": "X", "none": "X", "unknown": "D"},
+    "X/Z/D": {"1": "D", "2": "Z", "3": "X", "none": "X", "unknown": "D"},
+    "X/Z/U*": {"1": "U", "2": "Z", "3": "X", "none": "X", "unknown": "U"},
+}
+
+
+class ByAttributeType(Operator):
+    """A compound action code (``Z/D``, ``X/Z``, ``X/D``, ``X/Z/D``, ``X/Z/U*``).
+
+    The attribute's Type in the IOD of the dataset's SOP Class decides: Type 3 gives X
+    (or Z where X is not allowed), Type 2 gives Z (or D where Z is not allowed), Type 1
+    gives D (U for ``X/Z/U*``); conditional types (1C, 2C) count as 1 and 2, since the
+    condition holds when the attribute is present. An attribute that is not part of
+    the IOD is removed (X) where allowed. When the SOP Class is not known the choice
+    that keeps any IOD valid is taken: D (or U), else Z.
+    """
+
+    handles_items = True
+
+    def __init__(self, code: str) -> None:
+        if code not in _BY_TYPE:
+            raise ConfigurationError(f"not a compound action code: {code!r}")
+        self.code = code
+        self._operators = {k: ActionCode(v).operator() for k, v in _BY_TYPE[code].items()}
+
+    @property
+    def action_code(self) -> str:  # type: ignore[override]
+        return self.code
+
+    def _params(self) -> tuple[Any, ...]:
+        return (self.code,)
+
+    def resolve(self, element: DataElement, context: Context) -> Operator:
+        """The operator for ``element`` in ``context``'s IOD."""
+        from idiscore.standard.iod import attribute_type, known_sop_classes
+
+        sop_class = context.root.get("SOPClassUID")
+        sop_class = str(sop_class) if sop_class else ""
+        if sop_class not in known_sop_classes():
+            return self._operators["unknown"]
+        found = attribute_type(sop_class, int(element.tag), context.path)
+        key = "none" if found is None else found[0]
+        return self._operators[key]
+
+    def apply(self, element: DataElement, context: Context) -> DataElement | None:
+        operator = self.resolve(element, context)
+        result = operator.apply(element, context)
+        if result is not None and result.VR == "SQ" and not operator.handles_items:
+            return context.process_sequence(result)
+        return result
+
+
+__all__ = ["ActionCode", "ByAttributeType"]

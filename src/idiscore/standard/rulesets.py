@@ -1,0 +1,182 @@
+"""PS3.15 Table E.1-1 as rule sets: one for the Basic Profile and one per option.
+
+Built from the generated tables in :mod:`idiscore.standard._tables`; nothing here
+restates the standard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+
+from idiscore.identifiers import (
+    PrivateBlockTagIdentifier,
+    PrivateTags,
+    RepeatingGroup,
+    SingleTag,
+    TagIdentifier,
+)
+from idiscore.rules import Rule, RuleSet
+from idiscore.standard import _tables
+from idiscore.standard.actions import ActionCode
+
+#: CID 7050 code value of the Basic Profile and of each option's Table E.1-1 column.
+OPTION_CODES: dict[str, str] = {
+    "basic": "113100",
+    "retain_safe_private": "113111",
+    "retain_uids": "113110",
+    "retain_device_identity": "113109",
+    "retain_institution_identity": "113112",
+    "retain_patient_characteristics": "113108",
+    "retain_long_full_dates": "113106",
+    "retain_long_modified_dates": "113107",
+    "clean_descriptors": "113105",
+    "clean_structured_content": "113104",
+    "clean_graphics": "113103",
+}
+
+#: Attribute names of :func:`~idiscore.defaults.get_dicom_rule_sets` for each column.
+SET_NAMES: dict[str, str] = {
+    "basic": "basic_profile",
+    "retain_safe_private": "retain_safe_private",
+    "retain_uids": "retain_uid",
+    "retain_device_identity": "retain_device_id",
+    "retain_institution_identity": "retain_institution_id",
+    "retain_patient_characteristics": "retain_patient_characteristics",
+    "retain_long_full_dates": "retain_long_full_dates",
+    "retain_long_modified_dates": "retain_long_modified_dates",
+    "clean_descriptors": "clean_descriptors",
+    "clean_structured_content": "clean_structured_content",
+    "clean_graphics": "clean_graphics",
+}
+
+CLEAN_PIXEL_DATA_CODE = "113101"
+CLEAN_RECOGNIZABLE_VISUAL_FEATURES_CODE = "113102"
+
+
+def cid7050(code_value: str) -> tuple[str, str, str]:
+    """(scheme, value, meaning) of a CID 7050 code."""
+    for scheme, value, meaning in _tables.CID7050:
+        if value == code_value:
+            return (scheme, value, meaning)
+    raise KeyError(code_value)
+
+
+def identifier_for(pattern: str) -> TagIdentifier:
+    """The identifier for a Table E.1-1 tag pattern (``00100010``, ``50xxxxxx``, ``ggggeeee``)."""
+    if pattern == "ggggeeee":
+        return PrivateTags()
+    if "x" in pattern:
+        return RepeatingGroup(f"{pattern[:4]},{pattern[4:]}")
+    return SingleTag(int(pattern, 16))
+
+
+def safe_private_identifiers() -> list[PrivateBlockTagIdentifier]:
+    """Table E.3.10-1: the private attributes that are safe, creator-aware."""
+    return [
+        PrivateBlockTagIdentifier.from_parts(group, creator, offset)
+        for group, creator, offset, _vr, _vm, _meaning in _tables.SAFE_PRIVATE
+    ]
+
+
+@cache
+def _column_rules(column: str) -> tuple[Rule, ...]:
+    index = _tables.E1_1_OPTION_COLUMNS.index(column)
+    rules: list[Rule] = []
+    for pattern, _name, _retired, _in_iod, actions in _tables.E1_1_ROWS:
+        code = actions[index]
+        if not code:
+            continue
+        if pattern == "ggggeeee" and column == "retain_safe_private":
+            # "C" on all private attributes: keep exactly those of Table E.3.10-1
+            continue
+        rules.append(Rule(identifier_for(pattern), ActionCode.parse(code).operator()))
+    if column == "retain_safe_private":
+        from idiscore.operators import Keep
+
+        rules.extend(Rule(ident, Keep()) for ident in safe_private_identifiers())
+    if column == "basic":
+        rules.extend(file_meta_rules())
+    return tuple(rules)
+
+
+def file_meta_rules() -> list[Rule]:
+    """Rules for File Meta Information elements that name the sending site.
+
+    Table E.1-1 covers the data set only; the file meta of a DICOM file (PS3.10) also
+    holds AE titles and presentation addresses of the systems that handled it. The
+    Basic Profile removes them (as it removes other device and station identifiers);
+    the media storage UIDs always follow the de-identified SOP UIDs.
+    """
+    from idiscore.operators import Remove
+
+    keywords = (
+        "SourceApplicationEntityTitle",
+        "SendingApplicationEntityTitle",
+        "ReceivingApplicationEntityTitle",
+        "SourcePresentationAddress",
+        "SendingPresentationAddress",
+        "ReceivingPresentationAddress",
+        "PrivateInformationCreatorUID",
+        "PrivateInformation",
+    )
+    return [Rule(SingleTag(keyword), Remove()) for keyword in keywords]
+
+
+def column_rule_set(column: str, extra: Iterable[Rule] = ()) -> RuleSet:
+    """The rule set of one Table E.1-1 column, named and coded after its CID 7050 code."""
+    code = cid7050(OPTION_CODES[column])
+    return RuleSet([*_column_rules(column), *extra], name=code[2], code=code)
+
+
+@dataclass(frozen=True)
+class DICOMRuleSets:
+    """The Basic Profile and every option of PS3.15 Annex E (edition :data:`EDITION`)."""
+
+    basic_profile: RuleSet
+    retain_safe_private: RuleSet
+    retain_uid: RuleSet
+    retain_device_id: RuleSet
+    retain_institution_id: RuleSet
+    retain_patient_characteristics: RuleSet
+    retain_long_full_dates: RuleSet
+    retain_long_modified_dates: RuleSet
+    clean_descriptors: RuleSet
+    clean_structured_content: RuleSet
+    clean_graphics: RuleSet
+
+    def all(self) -> list[RuleSet]:
+        return [getattr(self, name) for name in SET_NAMES.values()]
+
+    def by_name(self, name: str) -> RuleSet:
+        """A rule set by attribute name (``clean_descriptors``), column name or CID meaning."""
+        key = name.strip()
+        if key in SET_NAMES:
+            key = SET_NAMES[key]
+        if key == "basic":
+            key = "basic_profile"
+        for rule_set in self.all():
+            if key == rule_set.name:
+                return rule_set
+        if key in SET_NAMES.values():
+            return getattr(self, key)  # type: ignore[no-any-return]
+        from idiscore.errors import ConfigurationError
+
+        known = ", ".join(SET_NAMES.values())
+        raise ConfigurationError(f"unknown PS3.15 option {name!r}; known: {known}")
+
+
+EDITION = _tables.EDITION
+
+__all__ = [
+    "CLEAN_PIXEL_DATA_CODE",
+    "EDITION",
+    "OPTION_CODES",
+    "SET_NAMES",
+    "DICOMRuleSets",
+    "cid7050",
+    "column_rule_set",
+    "identifier_for",
+    "safe_private_identifiers",
+]

@@ -1,0 +1,147 @@
+"""Small synthetic datasets for tests, and helpers to check invariants."""
+
+from __future__ import annotations
+
+import copy
+import io
+from typing import Any
+
+import pydicom
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+
+#: A valid example value for every VR (single-valued).
+VR_EXAMPLES: dict[str, Any] = {
+    "AE": "SCANNER_7",
+    "AS": "042Y",
+    "AT": 0x00100010,
+    "CS": "ORIGINAL",
+    "DA": "20210314",
+    "DS": "12.5",
+    "DT": "20210314101112.123456+0100",
+    "FL": 1.5,
+    "FD": 2.25,
+    "IS": "42",
+    "LO": "Jane Smith Clinic",
+    "LT": "Patient Jane Smith said hello",
+    "OB": b"\x01\x02\x03\x04",
+    "OD": b"\x00" * 8,
+    "OF": b"\x00\x00\x80\x3f",
+    "OL": b"\x01\x00\x00\x00",
+    "OV": b"\x01" * 8,
+    "OW": b"\x01\x02",
+    "PN": "Smith^Jane",
+    "SH": "JS-1234",
+    "SL": -7,
+    "SS": -3,
+    "ST": "Short text about Jane",
+    "SV": -9,
+    "TM": "101112.5",
+    "UC": "unlimited characters Jane",
+    "UI": "1.2.826.0.1.3680043.8.498.1",
+    "UL": 7,
+    "UN": b"\x05\x06",
+    "UR": "http://example.org/jane",
+    "US": 3,
+    "UT": "unlimited text Jane",
+    "UV": 11,
+}
+
+#: A second value for multi-valued tests (VRs that allow VM > 1).
+MULTI_EXAMPLES: dict[str, list[Any]] = {
+    "AE": ["SCANNER_7", "WS_2"],
+    "AS": ["042Y", "003M"],
+    "AT": [0x00100010, 0x00100020],
+    "CS": ["ORIGINAL", "PRIMARY"],
+    "DA": ["20210314", "20200101"],
+    "DS": ["12.5", "-3"],
+    "DT": ["20210314101112", "2020"],
+    "FL": [1.5, 2.5],
+    "FD": [2.25, 3.25],
+    "IS": ["42", "-1"],
+    "LO": ["Jane", "Smith"],
+    "PN": ["Smith^Jane", "Doe^John"],
+    "SH": ["JS-1234", "X"],
+    "SL": [-7, 8],
+    "SS": [-3, 4],
+    "SV": [-9, 10],
+    "TM": ["101112.5", "2359"],
+    "UC": ["a", "b"],
+    "UI": ["1.2.3.4", "1.2.3.5"],
+    "UL": [7, 8],
+    "US": [3, 4],
+    "UV": [11, 12],
+}
+
+
+def sop_dataset(**values: Any) -> Dataset:
+    """A small CT-like dataset with identifying values and file meta."""
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    ds.SOPClassUID = CT_IMAGE_STORAGE
+    ds.SOPInstanceUID = "1.2.826.0.1.3680043.8.498.10"
+    ds.StudyInstanceUID = "1.2.826.0.1.3680043.8.498.11"
+    ds.SeriesInstanceUID = "1.2.826.0.1.3680043.8.498.12"
+    ds.PatientName = "Smith^Jane"
+    ds.PatientID = "PID-778899"
+    ds.PatientBirthDate = "19700101"
+    ds.StudyDate = "20210314"
+    ds.Modality = "CT"
+    ds.SeriesDescription = "CT CHEST"
+    for keyword, value in values.items():
+        setattr(ds, keyword, value)
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    return ds
+
+
+def nested(depth: int, leaf: Dataset) -> Sequence:
+    """ReferencedImageSequence nested ``depth`` levels around ``leaf``."""
+    inner = leaf
+    for _ in range(depth - 1):
+        wrapper = Dataset()
+        wrapper.ReferencedImageSequence = Sequence([inner])
+        inner = wrapper
+    return Sequence([inner])
+
+
+def roundtrip(ds: Dataset) -> FileDataset:
+    """Write ``ds`` as a DICOM file in memory and read it back."""
+    buffer = io.BytesIO()
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and "TransferSyntaxUID" in meta and "SOPClassUID" in ds:
+        ds.save_as(buffer, enforce_file_format=True)
+    elif meta is not None and "TransferSyntaxUID" in meta:
+        ds.save_as(buffer)
+    else:
+        ds.save_as(buffer, implicit_vr=False, little_endian=True)
+    buffer.seek(0)
+    return pydicom.dcmread(buffer, force=True)
+
+
+def file_dataset(ds: Dataset) -> FileDataset:
+    """Write ``ds`` and read it back, so elements are raw as in a real file."""
+    return roundtrip(ds)
+
+
+def snapshot(ds: Dataset) -> Dataset:
+    """A deep copy of ``ds`` (file meta included) to compare with later."""
+    return copy.deepcopy(ds)
+
+
+def assert_unchanged(ds: Dataset, before: Dataset) -> None:
+    """``ds`` holds exactly the elements and values it held when ``before`` was taken."""
+    assert ds == before
+    assert list(ds.keys()) == list(before.keys())
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None or getattr(before, "file_meta", None) is not None:
+        assert meta == before.file_meta
+
+
+def new_uid() -> str:
+    return str(generate_uid(prefix="1.2.826.0.1.3680043.8.498."))
