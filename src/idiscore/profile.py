@@ -91,6 +91,7 @@ class Profile:
         self.rule_sets: list[RuleSet] = sets
         self.name = name
         self._compiled: CompiledRules | None = None
+        self._owners: dict[int, RuleSet] | None = None
 
     @property
     def compiled(self) -> CompiledRules:
@@ -112,13 +113,30 @@ class Profile:
 
     def rule_set_of(self, rule: Rule) -> RuleSet | None:
         """The rule set that contributed ``rule`` (the last one holding it)."""
-        for rule_set in reversed(self.rule_sets):
-            if any(r is rule for r in rule_set):
-                return rule_set
-        return None
+        if self._owners is None:
+            owners: dict[int, RuleSet] = {}
+            for rule_set in self.rule_sets:
+                for r in rule_set:
+                    owners[id(r)] = rule_set
+            self._owners = owners
+        return self._owners.get(id(rule))
 
     def __iter__(self) -> Iterator[RuleSet]:
         return iter(self.rule_sets)
+
+    def describe(self, format: str = "text") -> str:
+        """Every rule (tag, keyword, name, operator, rule set) as ``text``, ``md``, ``csv``
+        or ``html``."""
+        from idiscore.describe import describe
+
+        return describe(self, format)
+
+    @classmethod
+    def from_file(cls, path: Any) -> Profile:
+        """Load a declarative profile file (see :mod:`idiscore.profile_file`)."""
+        from idiscore.profile_file import load_profile  # type: ignore[import-not-found, unused-ignore]
+
+        return load_profile(path)
 
     def __repr__(self) -> str:
         names = ", ".join(repr(r.name) for r in self.rule_sets)
@@ -131,6 +149,7 @@ class Profile:
         self.rule_sets = state["rule_sets"]
         self.name = state["name"]
         self._compiled = None
+        self._owners = None
 
 
 __all__ = ["CompiledRules", "Profile"]
