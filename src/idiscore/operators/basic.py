@@ -22,6 +22,8 @@ from idiscore.operators.values import (
     with_value,
 )
 
+_PATIENT_ID = 0x00100020
+_PATIENT_NAME = 0x00100010
 _INT_RANGES = {
     "US": (0, 0xFFFF),
     "SS": (-0x8000, 0x7FFF),
@@ -142,6 +144,8 @@ class Hash(Operator):
     VRs with no room for a pseudonym (dates, times, ages, floats, binary, AT) get the
     dummy of :class:`Replace`. Sequences keep their items, with every value hashed.
     The same value gives the same pseudonym with the same key, in any process.
+    Patient ID and Patient's Name use the patient derivations of the pseudonymizer,
+    so a crosswalk given to it overrides them.
     """
 
     action_code = "D"
@@ -163,6 +167,22 @@ class Hash(Operator):
             return element
         pseudo = context.pseudonymizer
         prefix = self.prefix
+        tag = int(element.tag)
+        if tag == _PATIENT_ID and vr in {"LO", "SH", "UN"}:
+            issuer = str(context.dataset.get("IssuerOfPatientID", "") or "")
+            return with_value(
+                element,
+                _map_values(element, lambda v: pseudo.patient_id(str(v), issuer, prefix=prefix)),
+            )
+        if tag == _PATIENT_NAME and vr == "PN":
+            patient_id = str(context.dataset.get("PatientID", "") or "")
+            return with_value(
+                element,
+                _map_values(
+                    element,
+                    lambda v: pseudo.person_name(str(v), prefix=prefix, patient_id=patient_id),
+                ),
+            )
         if vr == "UI":
             return with_value(element, _map_values(element, lambda v: pseudo.uid(str(v))))
         if vr == "PN":
