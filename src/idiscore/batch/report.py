@@ -1,0 +1,206 @@
+"""The JSON-lines report of a batch, and what a resumed run learns from it.
+
+One line per input, written and flushed as soon as the input is finished, so the report of
+an interrupted run is valid up to its last complete line. Fields:
+
+``status``        ``done`` | ``rejected`` | ``skipped`` | ``failed``
+``reason``        why it was not done (empty when done); never an element value
+``input``         absolute path of the input file
+``output``        absolute path of the written file (``null`` unless done)
+``input_bytes``   size of the input file
+``output_bytes``  size of the written file (``null`` unless done)
+``seconds``       processing time of this input
+``bouncer``       (rejected only) the bouncer that refused the dataset
+``warnings``      (only when > 0) how many reading/writing warnings were silenced
+``key``           fingerprint of the pseudonymization key (not the key) for done lines
+
+A resumed run skips every input whose most recent line says ``done``; a line cut short by a
+crash is removed before new lines are appended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from idiscore.errors import ConfigurationError
+
+__all__ = [
+    "STATUSES",
+    "FileResult",
+    "ReportWriter",
+    "ResumeState",
+    "load_resume_state",
+    "path_digest",
+    "read_report",
+]
+
+#: Every status a report line can have, in display order.
+STATUSES = ("done", "rejected", "skipped", "failed")
+
+
+@dataclass
+class FileResult:
+    """The outcome of one input."""
+
+    status: str
+    input: str
+    reason: str = ""
+    output: str | None = None
+    input_bytes: int | None = None
+    output_bytes: int | None = None
+    seconds: float = 0.0
+    bouncer: str | None = None
+    warnings: int = 0
+    key: str | None = None
+    #: where a worker wrote the new file before the batch commits it (never reported)
+    temp: str | None = field(default=None, repr=False)
+
+    def to_json(self) -> str:
+        record: dict[str, Any] = {
+            "status": self.status,
+            "reason": self.reason,
+            "input": self.input,
+            "output": self.output,
+            "input_bytes": self.input_bytes,
+            "output_bytes": self.output_bytes,
+            "seconds": round(self.seconds, 6),
+        }
+        if self.bouncer is not None:
+            record["bouncer"] = self.bouncer
+        if self.warnings:
+            record["warnings"] = self.warnings
+        if self.key is not None:
+            record["key"] = self.key
+        return json.dumps(record, ensure_ascii=False)
+
+
+def path_digest(path: str) -> bytes:
+    """A compact, fixed-size stand-in for a path in the sets a resumed run keeps."""
+    return hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=16).digest()
+
+
+def read_report(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """The complete lines of a report, parsed (a trailing partial line is ignored).
+
+    Raises:
+        ConfigurationError: the file is not an idiscore report.
+    """
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below, generator
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read report {os.fspath(path)!r}: {exc}") from None
+    with handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.endswith(b"\n"):
+                return  # cut short by a crash
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                raise ConfigurationError(
+                    f"{os.fspath(path)!r} line {number} is not JSON: not an idiscore report"
+                ) from None
+            if not isinstance(record, dict) or "status" not in record or "input" not in record:
+                raise ConfigurationError(
+                    f"{os.fspath(path)!r} line {number} is not an idiscore report line"
+                )
+            yield record
+
+
+@dataclass
+class ResumeState:
+    """What a resumed run needs from an earlier report: which inputs are done already,
+    which outputs they claimed, and which keys wrote them. Paths are kept as digests."""
+
+    done_inputs: set[bytes] = field(default_factory=set)
+    done_outputs: set[bytes] = field(default_factory=set)
+    keys: set[str] = field(default_factory=set)
+
+    def is_done(self, input_path: str) -> bool:
+        return path_digest(input_path) in self.done_inputs
+
+
+def load_resume_state(path: str | os.PathLike[str]) -> ResumeState:
+    """Read a report (missing: nothing done yet) into a :class:`ResumeState`."""
+    state = ResumeState()
+    if not os.path.exists(path):
+        return state
+    latest: dict[bytes, tuple[str, str | None]] = {}
+    for record in read_report(path):
+        output = record.get("output")
+        latest[path_digest(str(record["input"]))] = (
+            str(record["status"]),
+            str(output) if output else None,
+        )
+        if record["status"] == "done" and record.get("key"):
+            state.keys.add(str(record["key"]))
+    for digest, (status, output) in latest.items():
+        if status == "done":
+            state.done_inputs.add(digest)
+            if output:
+                state.done_outputs.add(path_digest(output))
+    return state
+
+
+class ReportWriter:
+    """Appends report lines, flushing each one; truncates a partial last line first."""
+
+    def __init__(self, path: str | os.PathLike[str], *, append: bool) -> None:
+        self.path = Path(path)
+        if self.path.parent and not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        if append and self.path.exists():
+            _drop_partial_line(self.path)
+        self._handle: IO[str] | None = open(  # noqa: SIM115 - closed in close()
+            self.path, "a" if append else "w", encoding="utf-8", newline="\n"
+        )
+
+    def write(self, result: FileResult) -> None:
+        if self._handle is None:
+            raise ValueError("the report is closed")
+        self._handle.write(result.to_json() + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.flush()
+            with contextlib.suppress(OSError):
+                os.fsync(self._handle.fileno())
+            self._handle.close()
+            self._handle = None
+
+    def __enter__(self) -> ReportWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _drop_partial_line(path: Path) -> None:
+    """Cut the file after its last newline (a crash may have left half a line)."""
+    with open(path, "rb+") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        position = size
+        chunk = 4096
+        while position > 0:
+            start = max(0, position - chunk)
+            handle.seek(start)
+            data = handle.read(position - start)
+            if position == size and data.endswith(b"\n"):
+                return
+            index = data.rfind(b"\n")
+            if index >= 0:
+                handle.truncate(start + index + 1)
+                return
+            position = start
+        handle.truncate(0)

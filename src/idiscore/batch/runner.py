@@ -1,0 +1,530 @@
+"""De-identify files and folders: per-file processing and the batch loop.
+
+:func:`run_batch` discovers inputs, skips those an earlier run finished (``resume``), has an
+engine process the rest (:class:`FileProcessor`: read, de-identify, write a temporary file)
+and then, in the main process and in input order, commits each output (atomic rename),
+copies rejected and failed inputs to the quarantine folder and writes one report line.
+
+Only the main process decides whether an output path is free, so two inputs that map to
+the same output are detected deterministically: the later one (in discovery order) fails.
+
+Inputs are opened read-only and never written. Errors of one file never stop the batch;
+``KeyboardInterrupt`` stops it cleanly (no partial output file, a valid report) and the
+returned summary says it was interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydicom import dcmread
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+
+from idiscore.batch.engines import Engine, InProcessEngine, ProcessPoolEngine
+from idiscore.batch.report import (
+    STATUSES,
+    FileResult,
+    ReportWriter,
+    ResumeState,
+    load_resume_state,
+    path_digest,
+)
+from idiscore.batch.safety import check_paths
+from idiscore.batch.sources import Candidate, discover, sniff
+from idiscore.batch.writer import (
+    LAYOUTS,
+    commit,
+    copy_to_quarantine,
+    discard,
+    output_path,
+    sweep_temp_files,
+    temp_token,
+    write_temp,
+)
+from idiscore.errors import (
+    ConfigurationError,
+    DatasetRejectedError,
+    DeidentificationError,
+    InputError,
+)
+
+if TYPE_CHECKING:
+    from idiscore.core import Core
+
+__all__ = [
+    "DICOMDIR_SOP_CLASS",
+    "BatchOptions",
+    "BatchSummary",
+    "FileProcessor",
+    "Task",
+    "plan_batch",
+    "read_dicom",
+    "run_batch",
+]
+
+#: Media Storage Directory Storage: a DICOMDIR index, not an image.
+DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|b'[^']*'")
+_MAX_REASON = 300
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How a batch runs.
+
+    Args:
+        output: the folder that receives the de-identified files.
+        layout: ``"mirror"`` or ``"patient"`` (see :mod:`idiscore.batch.writer`).
+        report: JSON-lines report file (see :mod:`idiscore.batch.report`), or None.
+        quarantine: folder that receives copies of rejected and failed inputs, or None.
+        resume: skip inputs the report lists as done, and append to the report.
+        workers: 1 runs in this process; more uses a process pool.
+    """
+
+    output: Path
+    layout: str = "mirror"
+    report: Path | None = None
+    quarantine: Path | None = None
+    resume: bool = False
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ConfigurationError(
+                f"unknown layout {self.layout!r}; choose from {', '.join(LAYOUTS)}"
+            )
+        if self.workers < 1:
+            raise ConfigurationError("workers must be at least 1")
+        if self.resume and self.report is None:
+            raise ConfigurationError("resume needs the report of the earlier run")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One input to process (small: it crosses process boundaries)."""
+
+    path: str
+    relative: str
+    error: str | None = None
+
+    @classmethod
+    def from_candidate(cls, candidate: Candidate) -> Task:
+        return cls(str(candidate.path), str(candidate.relative), candidate.error)
+
+
+@dataclass
+class BatchSummary:
+    """Counters of a batch (no per-file list: a batch may have millions of files)."""
+
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    bytes_in: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    bytes_out: int = 0
+    already_done: int = 0
+    temp_files_removed: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    dry_run: bool = False
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was rejected or failed."""
+        return not self.counts.get("rejected") and not self.counts.get("failed")
+
+    def add(self, result: FileResult) -> None:
+        self.counts[result.status] = self.counts.get(result.status, 0) + 1
+        self.bytes_in[result.status] = self.bytes_in.get(result.status, 0) + (
+            result.input_bytes or 0
+        )
+        self.bytes_out += result.output_bytes or 0
+
+
+def _mask(message: str) -> str:
+    """An error message without quoted text (which may be an element value), shortened."""
+    text = _QUOTED.sub("'…'", " ".join(message.split()))
+    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
+
+
+def _describe(exc: BaseException) -> str:
+    message = _mask(str(exc))
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def read_dicom(path: str | os.PathLike[str], *, has_preamble: bool = True) -> Dataset:
+    """Read a whole DICOM file (opened read-only) and check it is complete.
+
+    Raises:
+        InputError: the file cannot be read, is truncated or holds no data set. The
+            message names the problem, never an element value.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with open(path, "rb") as handle:
+                dataset = dcmread(handle, force=not has_preamble)
+        except (MemoryError, RecursionError):
+            raise InputError(
+                "cannot read DICOM: the file is too large or too deeply nested"
+            ) from None
+        except Exception as exc:
+            raise InputError(f"cannot read DICOM: {_describe(exc)}") from None
+    for warning in caught:
+        text = str(warning.message)
+        if "EOF" in text or "end of file" in text.lower():
+            raise InputError("cannot read DICOM: the file ends in the middle of the data set")
+    _check_complete(dataset)
+    return dataset
+
+
+def _check_complete(dataset: Dataset) -> None:
+    elements = dataset._dict
+    if not elements:
+        raise InputError("no data set after the file meta information (truncated or empty)")
+    for tag, element in elements.items():
+        if (
+            isinstance(element, RawDataElement)
+            and isinstance(element.value, bytes)
+            and element.length != 0xFFFFFFFF
+            and len(element.value) < element.length
+        ):
+            raise InputError(
+                f"truncated: element ({tag >> 16:04X},{tag & 0xFFFF:04X}) "
+                "ends after the end of the file"
+            )
+
+
+def _is_dicomdir(dataset: Dataset) -> bool:
+    meta = getattr(dataset, "file_meta", None)
+    uid = meta.get("MediaStorageSOPClassUID") if meta is not None else None
+    return str(uid or "") == DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in dataset
+
+
+class FileProcessor:
+    """Read, de-identify and write one input to a temporary file (picklable).
+
+    Returns a :class:`FileResult`; a ``done`` result carries the temporary file in
+    ``temp`` and its final path in ``output``, for the batch to commit.
+    """
+
+    def __init__(self, core: Core, output: Path, layout: str) -> None:
+        self.core = core
+        self.output = Path(output).absolute()
+        self.layout = layout
+        self.key = core.pseudonymizer.key_fingerprint
+
+    def __call__(self, task: Task) -> FileResult:
+        start = time.perf_counter()
+        result = FileResult(status="failed", input=task.path)
+        try:
+            self._process(task, result)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except MemoryError:
+            result.status, result.reason = "failed", "out of memory"
+        except Exception as exc:  # never let one file stop the batch
+            result.status, result.reason = "failed", f"unexpected error: {_describe(exc)}"
+        result.seconds = time.perf_counter() - start
+        return result
+
+    def _process(self, task: Task, result: FileResult) -> None:
+        if task.error is not None:
+            result.reason = task.error
+            return
+        try:
+            result.input_bytes = os.stat(task.path).st_size
+            sniffed = sniff(task.path)
+        except (OSError, InputError) as exc:
+            result.reason = str(exc) if isinstance(exc, InputError) else _describe(exc)
+            return
+        if not sniffed.is_dicom:
+            result.status, result.reason = "skipped", sniffed.reason
+            return
+        try:
+            dataset = read_dicom(task.path, has_preamble=sniffed.has_preamble)
+        except InputError as exc:
+            result.reason = str(exc)
+            return
+        if _is_dicomdir(dataset):
+            result.status = "skipped"
+            result.reason = "DICOMDIR (a media directory index, not an image)"
+            return
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                deidentified = self.core.deidentify(dataset)
+            except DatasetRejectedError as exc:
+                result.status, result.reason = "rejected", exc.reason
+                result.bouncer = exc.bouncer_name
+                return
+            except DeidentificationError as exc:
+                result.reason = f"cannot de-identify: {exc}"
+                return
+            except Exception as exc:
+                result.reason = f"cannot de-identify: {_describe(exc)}"
+                return
+            del dataset
+            destination = output_path(deidentified, Path(task.relative), self.output, self.layout)
+            token = temp_token(task.path, str(destination))
+            try:
+                temp, size = write_temp(deidentified, destination, token)
+            except Exception as exc:
+                result.reason = f"cannot write output: {_describe(exc)}"
+                return
+        result.warnings = len(caught)
+        result.status = "done"
+        result.output = str(destination)
+        result.output_bytes = size
+        result.temp = str(temp)
+        result.key = self.key
+
+    def crashed(self, task: Task) -> FileResult:
+        """The result for a task whose worker process died."""
+        size = _size(task.path)
+        return FileResult(
+            status="failed",
+            input=task.path,
+            reason="the worker process died while processing this file",
+            input_bytes=size,
+        )
+
+
+def _size(path: str) -> int | None:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None
+
+
+def _discard_result(result: FileResult) -> None:
+    discard(result.temp)
+
+
+class _Committer:
+    """Commits outputs in the main process and writes report lines."""
+
+    def __init__(
+        self,
+        options: BatchOptions,
+        report: ReportWriter | None,
+        state: ResumeState | None,
+    ) -> None:
+        self.options = options
+        self.report = report
+        self.state = state
+        self.claimed: set[bytes] = set()
+
+    def finish(self, task: Task, result: FileResult) -> FileResult:
+        if result.status == "done":
+            self._commit(result)
+        if result.status in ("rejected", "failed") and self.options.quarantine is not None:
+            self._quarantine(task, result)
+        if self.report is not None:
+            self.report.write(result)
+        return result
+
+    def _commit(self, result: FileResult) -> None:
+        assert result.output is not None and result.temp is not None
+        destination = Path(result.output)
+        digest = path_digest(result.output)
+        reason = None
+        if digest in self.claimed:
+            reason = "another input of this run was already written to the same output path"
+        elif self.state is not None and digest in self.state.done_outputs:
+            reason = "another input of an earlier run was already written to this output path"
+        elif not self.options.resume and os.path.lexists(destination):
+            reason = "a file already exists at the output path (not overwritten)"
+        if reason is not None:
+            discard(result.temp)
+            result.status, result.reason = "failed", reason
+            result.output = result.output_bytes = result.key = None
+        else:
+            try:
+                commit(Path(result.temp), destination)
+            except OSError as exc:
+                discard(result.temp)
+                result.status, result.reason = "failed", f"cannot write output: {_describe(exc)}"
+                result.output = result.output_bytes = result.key = None
+            else:
+                self.claimed.add(digest)
+        result.temp = None
+
+    def _quarantine(self, task: Task, result: FileResult) -> None:
+        assert self.options.quarantine is not None
+        if task.error is not None or not os.path.isfile(task.path):
+            return
+        try:
+            copy_to_quarantine(Path(task.path), Path(task.relative), self.options.quarantine)
+        except OSError as exc:
+            result.reason += f"; copy to quarantine failed: {_describe(exc)}"
+
+
+def _check_key(state: ResumeState, key: str) -> None:
+    others = state.keys - {key}
+    if others:
+        raise ConfigurationError(
+            "the report was written with another pseudonymization key; resuming with this "
+            "key would mix pseudonyms (use the same key, or a new output folder and report)"
+        )
+
+
+def run_batch(
+    core: Core,
+    inputs: Iterable[str | os.PathLike[str]],
+    options: BatchOptions,
+    *,
+    on_result: Callable[[FileResult, BatchSummary], None] | None = None,
+    engine: Engine[Task, FileResult] | None = None,
+) -> BatchSummary:
+    """De-identify every DICOM file below ``inputs`` into ``options.output``.
+
+    ``on_result`` is called in the main process after each input is finished (its report
+    line written). Returns the counters; ``summary.interrupted`` is True if the run was
+    stopped with Ctrl-C (``KeyboardInterrupt``), which is not re-raised.
+
+    Raises:
+        ConfigurationError: unsafe or invalid paths or options (before anything is written).
+        InputError: an input does not exist.
+    """
+    inputs = list(inputs)
+    check_paths(inputs, options.output, options.quarantine, options.report)
+    processor = FileProcessor(core, options.output, options.layout)
+    state: ResumeState | None = None
+    summary = BatchSummary()
+    started = time.perf_counter()
+    if options.resume:
+        assert options.report is not None
+        state = load_resume_state(options.report)
+        _check_key(state, processor.key)
+        summary.temp_files_removed = sweep_temp_files(processor.output)
+    if engine is None:
+        engine = _engine(processor, options.workers)
+    processor.output.mkdir(parents=True, exist_ok=True)
+    report = (
+        ReportWriter(options.report, append=options.resume) if options.report is not None else None
+    )
+    committer = _Committer(options, report, state)
+
+    def tasks() -> Iterator[Task]:
+        for candidate in discover(inputs):
+            if state is not None and state.is_done(str(candidate.path)):
+                summary.already_done += 1
+                continue
+            yield Task.from_candidate(candidate)
+
+    results = engine.run(tasks())
+    pending: FileResult | None = None
+    try:
+        for task, result in results:
+            pending = result
+            committer.finish(task, result)
+            pending = None
+            summary.add(result)
+            if on_result is not None:
+                on_result(result, summary)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        if pending is not None:
+            discard(pending.temp)
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
+        if report is not None:
+            report.close()
+        summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _engine(processor: FileProcessor, workers: int) -> Engine[Task, FileResult]:
+    if workers <= 1:
+        return InProcessEngine(processor)
+    return ProcessPoolEngine(
+        processor, workers, on_crash=processor.crashed, on_discard=_discard_result
+    )
+
+
+def plan_batch(
+    inputs: Iterable[str | os.PathLike[str]],
+    options: BatchOptions,
+    *,
+    on_result: Callable[[FileResult, BatchSummary], None] | None = None,
+) -> BatchSummary:
+    """A dry run: discover and classify every input; read nothing but headers, write nothing.
+
+    Each input gets a result with status ``done`` (would be processed; its mirror output path
+    when the layout is ``mirror``), ``skipped`` or ``failed`` (cannot be opened or its file
+    meta cannot be read). Bouncers are not run: a dry run cannot predict rejections.
+    """
+    inputs = list(inputs)
+    check_paths(inputs, options.output, options.quarantine, options.report)
+    output = Path(options.output).absolute()
+    state = load_resume_state(options.report) if options.resume and options.report else None
+    summary = BatchSummary(dry_run=True)
+    started = time.perf_counter()
+    try:
+        for candidate in discover(inputs):
+            if state is not None and state.is_done(str(candidate.path)):
+                summary.already_done += 1
+                continue
+            result = _classify(candidate, output, options.layout)
+            summary.add(result)
+            if on_result is not None:
+                on_result(result, summary)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _classify(candidate: Candidate, output: Path, layout: str) -> FileResult:
+    start = time.perf_counter()
+    result = FileResult(status="failed", input=str(candidate.path))
+    if candidate.error is not None:
+        result.reason = candidate.error
+        return result
+    result.input_bytes = _size(str(candidate.path))
+    try:
+        sniffed = sniff(candidate.path)
+    except InputError as exc:
+        result.reason = str(exc)
+        return result
+    if not sniffed.is_dicom:
+        result.status, result.reason = "skipped", sniffed.reason
+        return result
+    if sniffed.has_preamble:
+        meta = _read_meta(candidate.path)
+        if isinstance(meta, str):
+            result.reason = meta
+            return result
+        if str(meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_SOP_CLASS:
+            result.status = "skipped"
+            result.reason = "DICOMDIR (a media directory index, not an image)"
+            return result
+    result.status = "done"
+    if layout == "mirror":
+        result.output = str(output / candidate.relative)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _read_meta(path: Path) -> Any:
+    from pydicom.filereader import read_file_meta_info
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return read_file_meta_info(path)
+        except Exception as exc:
+            return f"cannot read DICOM file meta: {_describe(exc)}"
