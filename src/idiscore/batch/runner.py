@@ -162,6 +162,16 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
+def _deidentification_reason(exc: DeidentificationError) -> str:
+    """The error's message (quoted text masked), where it happened and the rule."""
+    reason = f"cannot de-identify: {_mask(exc.message)}"
+    if exc.path:
+        reason += f" at {exc.path}"
+    if exc.rule is not None:
+        reason += f"; rule {exc.rule!r}"
+    return reason
+
+
 def read_dicom(path: str | os.PathLike[str], *, has_preamble: bool = True) -> Dataset:
     """Read a whole DICOM file (opened read-only) and check it is complete.
 
@@ -169,6 +179,11 @@ def read_dicom(path: str | os.PathLike[str], *, has_preamble: bool = True) -> Da
         InputError: the file cannot be read, is truncated or holds no data set. The
             message names the problem, never an element value.
     """
+    return _read_dicom(path, has_preamble)[0]
+
+
+def _read_dicom(path: str | os.PathLike[str], has_preamble: bool) -> tuple[Dataset, int]:
+    """:func:`read_dicom`, and how many warnings pydicom issued while reading."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -185,7 +200,7 @@ def read_dicom(path: str | os.PathLike[str], *, has_preamble: bool = True) -> Da
         if "EOF" in text or "end of file" in text.lower():
             raise InputError("cannot read DICOM: the file ends in the middle of the data set")
     _check_complete(dataset)
-    return dataset
+    return dataset, len(caught)
 
 
 def _check_complete(dataset: Dataset) -> None:
@@ -252,7 +267,7 @@ class FileProcessor:
             result.status, result.reason = "skipped", sniffed.reason
             return
         try:
-            dataset = read_dicom(task.path, has_preamble=sniffed.has_preamble)
+            dataset, read_warnings = _read_dicom(task.path, sniffed.has_preamble)
         except InputError as exc:
             result.reason = str(exc)
             return
@@ -269,7 +284,7 @@ class FileProcessor:
                 result.bouncer = exc.bouncer_name
                 return
             except DeidentificationError as exc:
-                result.reason = f"cannot de-identify: {exc}"
+                result.reason = _deidentification_reason(exc)
                 return
             except Exception as exc:
                 result.reason = f"cannot de-identify: {_describe(exc)}"
@@ -282,7 +297,7 @@ class FileProcessor:
             except Exception as exc:
                 result.reason = f"cannot write output: {_describe(exc)}"
                 return
-        result.warnings = len(caught)
+        result.warnings = read_warnings + len(caught)
         result.status = "done"
         result.output = str(destination)
         result.output_bytes = size
