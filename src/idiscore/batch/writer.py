@@ -57,13 +57,14 @@ def safe_name(value: Any, placeholder: str) -> str:
     """``value`` as one portable file name component (``placeholder`` if nothing is left).
 
     Keeps letters, digits, ``.``, ``_`` and ``-``; every other run of characters becomes
-    ``_``. Leading dots are replaced (no hidden files), Windows device names are prefixed.
+    ``_``. Leading dots become ``_`` (no hidden files, no ``..``); Windows device names are
+    prefixed.
     """
     text = "" if value is None else str(value).strip(" \x00")
     text = _UNSAFE.sub("_", text)[:_MAX_NAME]
-    if text.startswith("."):
-        text = "_" + text[1:]
-    if not text.strip("_"):
+    dots = len(text) - len(text.lstrip("."))
+    text = "_" * dots + text[dots:]
+    if not text.strip("._"):
         return placeholder
     if text.split(".")[0].upper() in _RESERVED:
         text = "_" + text
