@@ -95,8 +95,8 @@ def make_dataset(
     samples = pixels.shape[3] if pixels.ndim == 4 else 1
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = sop_class
-    ds.file_meta.MediaStorageSOPInstanceUID = f"{_UID_ROOT}.{number}"
+    ds.file_meta.MediaStorageSOPClassUID = UID(sop_class)
+    ds.file_meta.MediaStorageSOPInstanceUID = UID(f"{_UID_ROOT}.{number}")
     ds.file_meta.TransferSyntaxUID = syntax
     ds.SpecificCharacterSet = "ISO_IR 100"
     ds.SOPClassUID = sop_class

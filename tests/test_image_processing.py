@@ -22,8 +22,8 @@ from pixel_files import (
 )
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate, generate_frames
-from pydicom.pixels import pixel_array
-from pydicom.uid import ExplicitVRLittleEndian, JPEGLSLossless, RLELossless
+from pydicom.pixels.utils import pixel_array
+from pydicom.uid import UID, ExplicitVRLittleEndian, JPEGLSLossless, RLELossless
 
 from idiscore.bouncers import RejectBurnedInAnnotation
 from idiscore.errors import ConfigurationError, DatasetRejectedError, PixelDataProcessingError
@@ -43,9 +43,9 @@ from idiscore.pixels.layout import PixelLayout
 AREA = SquareArea(origin_x=1, origin_y=2, width=5, height=4)
 
 
-def frames_of(ds: Dataset, **options: object) -> np.ndarray:
-    """All frames, shaped (frames, rows, columns[, samples])."""
-    array = pixel_array(ds, **options)
+def frames_of(ds: Dataset) -> np.ndarray:
+    """All frames, shaped (frames, rows, columns[, samples]), as pydicom shows them."""
+    array = pixel_array(ds)
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     return array if frames > 1 else array[np.newaxis]
 
@@ -226,6 +226,7 @@ def _assert_fails_untouched(ds: Dataset, match: str) -> None:
 def test_missing_pixel_data_fails() -> None:
     ds = pydicom.dcmread(io.BytesIO(bundled("CT_small.dcm")()))
     del ds.PixelData
+    assert not PixelProcessor([PIILocation([AREA])]).matches(ds)  # the core won't clean it
     _assert_fails_untouched(ds, "no Pixel Data")
 
 
@@ -277,7 +278,7 @@ def test_unsupported_layouts_fail() -> None:
     ds.PhotometricInterpretation = "CMYK"
     _assert_fails_untouched(ds, "CMYK")
     ds = pydicom.dcmread(io.BytesIO(bundled("CT_small.dcm")()))
-    ds.file_meta.TransferSyntaxUID = "1.2.3.4"
+    ds.file_meta.TransferSyntaxUID = UID("1.2.3.4")
     _assert_fails_untouched(ds, "unknown transfer syntax")
 
 
@@ -296,8 +297,8 @@ def test_no_match_returns_the_input_and_outside_areas_touch_nothing() -> None:
 
 
 @pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, RLELossless], ids=["native", "RLE"])
-def test_multiframe_ultrasound_with_burned_in_annotation(syntax: object) -> None:
-    ds = pydicom.dcmread(io.BytesIO(to_bytes(ultrasound_burned_in(syntax))))  # type: ignore[arg-type]
+def test_multiframe_ultrasound_with_burned_in_annotation(syntax: UID) -> None:
+    ds = pydicom.dcmread(io.BytesIO(to_bytes(ultrasound_burned_in(syntax))))
     bouncer = RejectBurnedInAnnotation()
     without = PixelProcessor([])
     assert not without.matches(ds)

@@ -32,7 +32,7 @@ def _dtype(layout: PixelLayout, little_endian: bool) -> np.dtype[np.integer]:
 
 
 def blank_native(
-    value: bytes,
+    value: bytes | bytearray,
     layout: PixelLayout,
     regions: Sequence[Region],
     fill: Sequence[int],

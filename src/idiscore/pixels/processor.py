@@ -49,7 +49,13 @@ from idiscore.pixels._dataset import drop, put, shallow_copy
 from idiscore.pixels.blanking import Region, blank_native
 from idiscore.pixels.codec import DEFAULT_OUTPUT_SYNTAXES, ENCODABLE_LOSSLESS, Reencoded, transcode
 from idiscore.pixels.fill import fill_values
-from idiscore.pixels.layout import PIXEL_DATA, PixelLayout, fail
+from idiscore.pixels.layout import (
+    DOUBLE_FLOAT_PIXEL_DATA,
+    FLOAT_PIXEL_DATA,
+    PIXEL_DATA,
+    PixelLayout,
+    fail,
+)
 from idiscore.pixels.locations import PIILocation, PIILocationList
 
 _NATIVE = {
@@ -59,6 +65,7 @@ _NATIVE = {
     ExplicitVRBigEndian: False,
 }
 _ALWAYS_LOSSY = {JPEGBaseline8Bit: "ISO_10918_1", JPEGExtended12Bit: "ISO_10918_1"}
+_ANY_PIXEL_DATA = (PIXEL_DATA, FLOAT_PIXEL_DATA, DOUBLE_FLOAT_PIXEL_DATA)
 _EXTENDED_OFFSET_TABLE = 0x7FE00001
 _EXTENDED_OFFSET_TABLE_LENGTHS = 0x7FE00002
 
@@ -104,7 +111,13 @@ class PixelProcessor:
         return f"PixelProcessor({len(self.locations)} location(s))"
 
     def matches(self, dataset: Dataset) -> bool:
-        """True when a location applies to ``dataset`` (header only, never decodes pixels)."""
+        """True when a location applies to ``dataset`` (header only, never decodes pixels).
+
+        A dataset without any pixel data element (a structured report, say) never matches:
+        there is nothing to clean, so the core does not call :meth:`clean` for it.
+        """
+        if not any(tag in dataset for tag in _ANY_PIXEL_DATA):
+            return False
         return any(location.matches(dataset) for location in self.locations)
 
     def clean(self, dataset: Dataset) -> Dataset:
@@ -178,7 +191,7 @@ class PixelProcessor:
             raise fail("Pixel Data has no readable value")
         swapped = not little_endian and element.VR == "OW" and layout.itemsize == 1
         blanked = blank_native(
-            bytes(value),
+            value,
             layout,
             regions,
             fill_values(new, layout),
