@@ -139,3 +139,14 @@ def test_not_a_report_is_a_configuration_error(tmp_path: Path) -> None:
     report.write_text("this is not json\n")
     with pytest.raises(ConfigurationError, match="not an idiscore report"):
         load_resume_state(report)
+
+
+def test_an_existing_report_is_not_overwritten_without_resume(
+    tmp_path: Path, inputs: Path
+) -> None:
+    report = tmp_path / "report.jsonl"
+    run_batch(core(), [inputs], BatchOptions(output=tmp_path / "out", report=report))
+    before = report.read_bytes()
+    with pytest.raises(ConfigurationError, match="already exists"):
+        run_batch(core(), [inputs], BatchOptions(output=tmp_path / "other", report=report))
+    assert report.read_bytes() == before and not (tmp_path / "other").exists()

@@ -409,11 +409,17 @@ def run_batch(
     stopped with Ctrl-C (``KeyboardInterrupt``), which is not re-raised.
 
     Raises:
-        ConfigurationError: unsafe or invalid paths or options (before anything is written).
+        ConfigurationError: unsafe or invalid paths or options, or an existing report
+            without ``resume`` (before anything is written).
         InputError: an input does not exist.
     """
     inputs = list(inputs)
     check_paths(inputs, options.output, options.quarantine, options.report)
+    if not options.resume and options.report is not None and _non_empty(options.report):
+        raise ConfigurationError(
+            f"the report {os.fspath(options.report)!r} already exists; resume that run "
+            "(resume=True, --resume) or choose another report file"
+        )
     processor = FileProcessor(core, options.output, options.layout)
     state: ResumeState | None = None
     summary = BatchSummary()
@@ -460,6 +466,13 @@ def run_batch(
             report.close()
         summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _non_empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
 
 
 def _engine(processor: FileProcessor, workers: int) -> Engine[Task, FileResult]:
