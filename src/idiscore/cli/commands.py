@@ -41,12 +41,12 @@ class _ConfigurationProblem(click.ClickException):
 
 
 class _IdiscoreGroup(click.Group):
-    """Maps configuration errors raised by any command to exit code 2."""
+    """Maps configuration errors (and inputs that vanish before the batch starts) to exit 2."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (ConfigurationError, MissingDependencyError) as exc:
+        except (ConfigurationError, MissingDependencyError, InputError) as exc:
             raise _ConfigurationProblem(str(exc)) from None
 
 
