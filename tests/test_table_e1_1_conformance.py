@@ -83,6 +83,7 @@ def _value(vr: str) -> Any:
         item = Dataset()
         item.CodeValue = "123"
         item.CodingSchemeDesignator = "99TEST"
+        item.InstitutionName = "Smith Jane Clinic"
         return Sequence([item])
     if vr == "LO":
         return "Smith Jane Clinic 555-1234"
@@ -135,7 +136,7 @@ def _check(code: str, tag: int, original: DataElement, out: Dataset) -> None:
         assert not element.is_empty, "D gives a non-zero-length value"
         if element.VR == "SQ":
             assert len(value) == len(original.value)
-            assert value[0].CodeValue != "123"
+            assert value[0].InstitutionName != "Smith Jane Clinic"
         elif element.VR not in {"OD"}:
             assert value != original.value
     elif code == "U" and element.VR == "SQ":
@@ -168,9 +169,15 @@ def _sop_class_without(tag: int) -> str | None:
     return None
 
 
-def _resolved(code: str, attr_type: str | None, sop_class_known: bool) -> str:
-    """What a compound code means for a Type (as PS3.15 E.1.1 describes)."""
+def _resolved(code: str, attr_type: str | None, sop_class_known: bool, vr: str = "") -> str:
+    """What a compound code means for a Type (as PS3.15 E.1.1 describes).
+
+    ``X/Z/U*`` on a reference sequence the IOD knows is U: keeping the references (with
+    new UIDs) is what IOD conformance needs (see ByAttributeType).
+    """
     options = code.split("/")
+    if sop_class_known and code == "X/Z/U*" and vr == "SQ" and attr_type is not None:
+        return "U"
     if not sop_class_known:
         return "U" if "U*" in options else ("D" if "D" in options else "Z")
     if attr_type is None or attr_type == "3":
@@ -208,7 +215,7 @@ def test_row_outcome_matches_action_code(row: dict[str, str], column: str) -> No
         for wanted in ("1", "2", "3"):
             sop_class = _sop_class_with_type(tag, wanted)
             if sop_class is not None:
-                scenarios.append((sop_class, _resolved(code, wanted, True)))
+                scenarios.append((sop_class, _resolved(code, wanted, True, _vr(tag))))
         absent = _sop_class_without(tag)
         if absent is not None:
             scenarios.append((absent, _resolved(code, None, True)))

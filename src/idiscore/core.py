@@ -228,6 +228,9 @@ class Core:
             new_meta = FileMetaDataset()
             meta_context = Context(meta, shared, options=self.options, encoding="iso8859")
             walker.walk(meta, meta_context, new_meta)
+            if len(new_meta):
+                # pydicom recomputes the group length on writing; PS3.10 requires it
+                new_meta[0x00020000] = DataElement(0x00020000, "UL", 0)
             _sync_media_storage(new_meta, out)
             out.file_meta = new_meta
         return out

@@ -114,11 +114,11 @@ def create_core(
     locations) enables pixel cleaning for matching datasets.
     """
     check_profile(profile)
-    from idiscore.bouncers import default_bouncers  # type: ignore[import-not-found, unused-ignore]
+    from idiscore.bouncers import default_bouncers
 
     processor = None
     if location_list is not None:
-        from idiscore.image_processing import PixelProcessor  # type: ignore[import-not-found, unused-ignore]
+        from idiscore.image_processing import PixelProcessor
 
         processor = PixelProcessor(location_list)
     return Core(

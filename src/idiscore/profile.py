@@ -134,7 +134,7 @@ class Profile:
     @classmethod
     def from_file(cls, path: Any) -> Profile:
         """Load a declarative profile file (see :mod:`idiscore.profile_file`)."""
-        from idiscore.profile_file import load_profile  # type: ignore[import-not-found, unused-ignore]
+        from idiscore.profile_file import load_profile
 
         return load_profile(path)
 

@@ -22,6 +22,14 @@ from idiscore.operators.values import (
     with_value,
 )
 
+#: VRs kept inside a sequence replaced by D: they carry structure, not identity.
+_STRUCTURAL_VRS = frozenset(
+    {"CS", "US", "SS", "UL", "SL", "UV", "SV", "FL", "FD", "AT", "OF", "OD", "OL", "OV"}
+)
+#: Coded concept elements (code value, scheme designator and version, meaning ...).
+_CODE_TRIPLET = frozenset(
+    {0x00080100, 0x00080102, 0x00080103, 0x00080104, 0x00080119, 0x00080120, 0x00080105}
+)
 _PATIENT_ID = 0x00100020
 _PATIENT_NAME = 0x00100010
 _INT_RANGES = {
@@ -101,9 +109,10 @@ def _map_items(
 class Replace(Operator):
     """D: replace the value with a dummy valid for the element's VR.
 
-    Multi-valued elements keep their number of values. A sequence keeps its items,
-    with every value inside replaced. UIDs get a keyed replacement UID, so references
-    stay consistent.
+    Multi-valued elements keep their number of values. A sequence keeps its items, with
+    every value inside replaced except those that only carry structure (code strings,
+    numbers, coded concepts). UIDs get a keyed replacement UID, so references stay
+    consistent.
     """
 
     action_code = "D"
@@ -111,12 +120,23 @@ class Replace(Operator):
 
     def apply(self, element: DataElement, context: Context) -> DataElement | None:
         if element.VR == "SQ":
-            return _map_items(element, context, self.apply)
+            return _map_items(element, context, self._inside_sequence)
         if element.VR == "UI":
             if not values_of(element):  # D needs a value: a keyed UID, the same every time
                 return with_value(element, context.pseudonymizer.uid("idiscore:empty-uid"))
             return HashUID().apply(element, context)
         return with_value(element, dummy_value(element))
+
+    def _inside_sequence(self, element: DataElement, context: Context) -> DataElement | None:
+        """Inside a replaced sequence: what can identify is replaced, the structure stays.
+
+        Code strings (enumerated values and defined terms), numbers, tags and coded
+        concepts (code value, scheme, meaning) describe the structure of the item and
+        are kept, so the item stays valid; every other value gets a dummy.
+        """
+        if element.VR in _STRUCTURAL_VRS or int(element.tag) in _CODE_TRIPLET:
+            return element
+        return self.apply(element, context)
 
 
 class SetFixedValue(Operator):
@@ -255,7 +275,7 @@ class Clean(Operator):
         if not values_of(element):
             return element
         if vr in TEXT_VRS:
-            from idiscore.cleaning import clean_text  # type: ignore[import-not-found, unused-ignore]
+            from idiscore.cleaning import clean_text
 
             identifying = context.identifying_values
             cleaned = _map_values(element, lambda v: clean_text(str(v), identifying))

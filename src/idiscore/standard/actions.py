@@ -82,7 +82,9 @@ class ByAttributeType(Operator):
     gives D (U for ``X/Z/U*``); conditional types (1C, 2C) count as 1 and 2, since the
     condition holds when the attribute is present. An attribute that is not part of
     the IOD is removed (X) where allowed. When the SOP Class is not known the choice
-    that keeps any IOD valid is taken: D (or U), else Z.
+    that keeps any IOD valid is taken: D (or U), else Z. A reference sequence with
+    ``X/Z/U*`` that the IOD knows is kept with its instance UIDs replaced (U), whatever
+    its Type: removing it would break the references other modules must resolve.
     """
 
     handles_items = True
@@ -109,8 +111,14 @@ class ByAttributeType(Operator):
         if sop_class not in known_sop_classes():
             return self._operators["unknown"]
         found = attribute_type(sop_class, int(element.tag), context.path)
-        key = "none" if found is None else found[0]
-        return self._operators[key]
+        if found is None:
+            return self._operators["none"]
+        if self.code == "X/Z/U*" and element.VR == "SQ":
+            # A reference sequence stays, with its instance UIDs replaced: other modules
+            # (Common Instance Reference, derivation) must still find what they point at
+            # for the IOD to stay conformant, which is the condition U* names.
+            return self._operators["1"]
+        return self._operators[found[0]]
 
     def apply(self, element: DataElement, context: Context) -> DataElement | None:
         operator = self.resolve(element, context)

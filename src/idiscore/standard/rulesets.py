@@ -17,6 +17,7 @@ from idiscore.identifiers import (
     SingleTag,
     TagIdentifier,
 )
+from idiscore.operators.base import Operator
 from idiscore.rules import Rule, RuleSet
 from idiscore.standard import _tables
 from idiscore.standard.actions import ActionCode
@@ -98,7 +99,14 @@ def _column_rules(column: str) -> tuple[Rule, ...]:
         rules.extend(Rule(ident, Keep()) for ident in safe_private_identifiers())
     if column == "basic":
         rules.extend(file_meta_rules())
+        rules.append(Rule(RepeatingGroup("60xx,xxxx"), _operator("X")))
+    if column == "clean_graphics":
+        rules.append(Rule(RepeatingGroup("60xx,xxxx"), _operator("K")))
     return tuple(rules)
+
+
+def _operator(code: str) -> Operator:
+    return ActionCode.parse(code).operator()
 
 
 def file_meta_rules() -> list[Rule]:
@@ -108,6 +116,10 @@ def file_meta_rules() -> list[Rule]:
     holds AE titles and presentation addresses of the systems that handled it. The
     Basic Profile removes them (as it removes other device and station identifiers);
     the media storage UIDs always follow the de-identified SOP UIDs.
+
+    Two more supplements keep the output valid: an overlay plane whose Overlay Data
+    (60xx,3000) is removed would be invalid, so the Basic Profile removes the whole
+    overlay group (60xx,xxxx); Clean Graphics, which cleans overlay data, keeps it.
     """
     from idiscore.operators import Remove
 
