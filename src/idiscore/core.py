@@ -16,6 +16,7 @@ immutable values (raw element bytes, pixel data) with the input.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -25,7 +26,13 @@ from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.tag import BaseTag
-from pydicom.uid import UID
+from pydicom.uid import (
+    PYDICOM_IMPLEMENTATION_UID,
+    UID,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
 
 from idiscore.errors import (
     ConfigurationError,
@@ -52,6 +59,7 @@ _SOP_INSTANCE_UID = 0x00080018
 _MEDIA_SOP_CLASS_UID = 0x00020002
 _MEDIA_SOP_INSTANCE_UID = 0x00020003
 _PIXEL_REPRESENTATION = 0x00280103
+_TRANSFER_SYNTAX_UID = 0x00020010
 
 
 @dataclass
@@ -173,6 +181,13 @@ class Core:
         """
         if not isinstance(dataset, Dataset):
             raise TypeError(f"deidentify() needs a pydicom Dataset, got {type(dataset)!r}")
+        with warnings.catch_warnings():
+            # pydicom warns about invalid values of the input as it decodes them, quoting
+            # the value: that would put PHI in logs, and says nothing about the output
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom\.")
+            return self._deidentify(dataset)
+
+    def _deidentify(self, dataset: Dataset) -> Dataset:
         pixels_will_be_cleaned = self._pixels_match(dataset)
         self.apply_bouncers(dataset, pixels_will_be_cleaned=pixels_will_be_cleaned)
         cleaned = self.apply_pixel_processing(dataset) if pixels_will_be_cleaned else dataset
@@ -228,9 +243,25 @@ class Core:
             new_meta = FileMetaDataset()
             meta_context = Context(meta, shared, options=self.options, encoding="iso8859")
             walker.walk(meta, meta_context, new_meta)
-            if len(new_meta):
-                # pydicom recomputes the group length on writing; PS3.10 requires it
+            if len(new_meta) or implicit is not None:
+                # a complete PS3.10 header: pydicom recomputes the group length on writing
                 new_meta[0x00020000] = DataElement(0x00020000, "UL", 0)
+                if 0x00020001 not in new_meta:
+                    new_meta[0x00020001] = DataElement(0x00020001, "OB", b"\x00\x01")
+                if 0x00020012 not in new_meta:
+                    new_meta[0x00020012] = DataElement(
+                        0x00020012, "UI", PYDICOM_IMPLEMENTATION_UID
+                    )
+                if _TRANSFER_SYNTAX_UID not in new_meta and implicit is not None:
+                    # say how the data set is encoded, so the file can be read back
+                    syntax = (
+                        ImplicitVRLittleEndian
+                        if implicit
+                        else (ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
+                    )
+                    new_meta[_TRANSFER_SYNTAX_UID] = DataElement(
+                        _TRANSFER_SYNTAX_UID, "UI", syntax
+                    )
             _sync_media_storage(new_meta, out)
             out.file_meta = new_meta
         return out

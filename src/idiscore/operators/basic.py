@@ -12,6 +12,7 @@ from pydicom.sequence import Sequence
 from idiscore.errors import ConfigurationError
 from idiscore.operators.base import Context, Operator
 from idiscore.operators.values import (
+    DUMMY_STRINGS,
     INT_VRS,
     SINGLE_VALUED_TEXT,
     TEXT_VRS,
@@ -24,7 +25,24 @@ from idiscore.operators.values import (
 
 #: VRs kept inside a sequence replaced by D: they carry structure, not identity.
 _STRUCTURAL_VRS = frozenset(
-    {"CS", "US", "SS", "UL", "SL", "UV", "SV", "FL", "FD", "AT", "OF", "OD", "OL", "OV"}
+    {
+        "CS",
+        "IS",
+        "DS",
+        "US",
+        "SS",
+        "UL",
+        "SL",
+        "UV",
+        "SV",
+        "FL",
+        "FD",
+        "AT",
+        "OF",
+        "OD",
+        "OL",
+        "OV",
+    }
 )
 #: Coded concept elements (code value, scheme designator and version, meaning ...).
 _CODE_TRIPLET = frozenset(
@@ -250,7 +268,8 @@ class Clean(Operator):
 
     * free text (LO, SH, LT, ST, UT, UC): only words of the medical/imaging vocabulary
       survive, and never one of the dataset's own identifying values
-      (see :mod:`idiscore.cleaning`); nothing safe left gives an empty value;
+      (see :mod:`idiscore.cleaning`); a value with nothing safe left becomes the dummy
+      of :class:`Replace`, so Type 1 attributes stay valid;
     * dates (DA) and the date part of date-times (DT): shifted by the keyed
       per-patient date shift; times (TM) stay as they are;
     * UIDs: a keyed replacement UID;
@@ -278,9 +297,9 @@ class Clean(Operator):
             from idiscore.cleaning import clean_text
 
             identifying = context.identifying_values
-            cleaned = _map_values(element, lambda v: clean_text(str(v), identifying))
-            if cleaned == "" or (isinstance(cleaned, list) and not any(cleaned)):
-                return with_value(element, None)
+            cleaned = _map_values(
+                element, lambda v: clean_text(str(v), identifying) or DUMMY_STRINGS[vr]
+            )
             return with_value(element, cleaned)
         if vr == "DA":
             days = context.date_shift_days
