@@ -1,0 +1,896 @@
+"""idiscore against its floor (plain pydicom read + write), measured in one run.
+
+    .venv/bin/python benchmarks/run.py                      # 1,000 files, 3 repetitions
+    .venv/bin/python benchmarks/run.py --files 50 --repeat 3
+    .venv/bin/python benchmarks/run.py --scaling 10000      # + a 10,000-file batch
+
+Every measurement runs in a fresh child process (``run.py --child SPEC``), so each peak RSS
+is that variant's own: the child reads its high-water mark from ``/proc/self/status``
+(``VmHWM``) -- ``ru_maxrss`` of an exec'ed child also counts its parent's memory at fork
+time, so it is not used for in-process variants. The CLI runs under a small wrapper child
+whose ``RUSAGE_CHILDREN`` high-water mark is the peak of the largest CLI process (the
+wrapper's own few MB cannot raise it); the wrapper also samples the PSS of the whole CLI
+process tree. Repetitions are interleaved: repetition 1 runs every variant once, then
+repetition 2, and so on; each figure is the median over repetitions.
+
+See ``benchmarks/README.md`` for what every figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as _dt
+import json
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS_PATH = HERE / "results.md"
+PIXEL_DATA = 0x7FE00010
+DEFER_SIZE = "1 MB"
+MB = 1_000_000  # every size and memory figure is in MB = 10**6 bytes
+KEY = "bench"
+CHILD_TIMEOUT = 3600
+
+TARGET_CORE_RATIO = 1.10
+TARGET_WORKER_SPEEDUP = 1.7
+TARGET_MULTIFRAME_MB = 100.0
+TARGET_DRIFT = 0.15
+TARGET_RSS_GROWTH_MB = 20.0
+
+
+# -- measurements inside a child process -------------------------------------------------
+
+
+class _Memory:
+    """The current RSS and the high-water mark of this process, from /proc."""
+
+    def __init__(self) -> None:
+        self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+        try:
+            self._statm: Any = open("/proc/self/statm", "rb")  # noqa: SIM115 (kept open)
+        except OSError:
+            self._statm = None
+
+    def rss(self) -> int:
+        """Resident set size in bytes now (0 where /proc is missing)."""
+        if self._statm is None:
+            return 0
+        self._statm.seek(0)
+        return int(self._statm.read().split()[1]) * self._page
+
+    @staticmethod
+    def peak() -> int:
+        """Peak resident set size of this process in bytes (VmHWM; ru_maxrss elsewhere)."""
+        try:
+            with open("/proc/self/status") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def make_core() -> tuple[Any, str]:
+    """The default core, or the default profile without bouncers if those are missing."""
+    os.environ.setdefault("IDISCORE_KEY", KEY)
+    try:
+        from idiscore.defaults import create_default_core
+
+        return create_default_core(), "create_default_core()"
+    except ImportError as exc:
+        from idiscore.core import Core
+        from idiscore.defaults import default_profile
+        from idiscore.insertions import StandardInsertions
+
+        core = Core(default_profile(), insertions=[StandardInsertions()])
+        return core, (
+            "Core(default_profile(), insertions=[StandardInsertions()]), no bouncers: "
+            f"create_default_core() failed with {type(exc).__name__}: {exc}"
+        )
+
+
+def _child_inprocess(spec: dict[str, Any]) -> dict[str, Any]:
+    """Read + (de-identify) + write every file of the list; time per file and RSS per file."""
+    from pydicom import dcmread
+
+    memory = _Memory()
+    paths = Path(spec["paths_file"]).read_text().splitlines()
+    out_dir = Path(spec["out_dir"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {}
+    if spec["variant"] == "core":
+        core, result["core_kind"] = make_core()
+        deidentify = core.deidentify
+    else:
+
+        def deidentify(dataset: Any) -> Any:
+            return dataset
+
+    # one untimed file first: lazy imports and first-use caches, for every variant alike
+    warmup = out_dir / "warmup.dcm"
+    deidentify(dcmread(paths[0])).save_as(warmup)
+    warmup.unlink()
+    result["baseline_bytes"] = memory.rss()
+
+    names = [str(out_dir / os.path.basename(p)) for p in paths]
+    per_file: list[float] = []
+    rss: list[int] = []
+    clock = time.perf_counter
+    start = clock()
+    for path, name in zip(paths, names, strict=True):
+        t0 = clock()
+        deidentify(dcmread(path)).save_as(name)
+        per_file.append(clock() - t0)
+        rss.append(memory.rss())
+    result["seconds"] = clock() - start
+    result["peak_bytes"] = memory.peak()
+    result["per_file"] = per_file
+    result["rss"] = rss
+    result["files"] = len(paths)
+    return result
+
+
+def _is_deferred(dataset: Any) -> bool:
+    element = dataset.get_item(PIXEL_DATA, keep_deferred=True)
+    return element is not None and element.is_raw and element.value is None
+
+
+def _child_multiframe(spec: dict[str, Any]) -> dict[str, Any]:
+    """One multi-frame file: read (maybe deferred) + (de-identify) + write, with memory steps."""
+    from pydicom import dcmread
+
+    memory = _Memory()
+    out = Path(spec["out"])
+    result: dict[str, Any] = {}
+    if spec["variant"] == "core":
+        core, result["core_kind"] = make_core()
+        deidentify = core.deidentify
+    else:
+
+        def deidentify(dataset: Any) -> Any:
+            return dataset
+
+    deidentify(dcmread(spec["warmup"])).save_as(out)  # lazy imports, as for the CT files
+    out.unlink()
+    result["baseline_bytes"] = memory.rss()
+    defer = DEFER_SIZE if spec["defer"] else None
+    start = time.perf_counter()
+    dataset = dcmread(spec["path"], defer_size=defer)
+    result["after_read_bytes"] = memory.rss()
+    result["input_deferred_before"] = _is_deferred(dataset)
+    output = deidentify(dataset)
+    result["after_deidentify_bytes"] = memory.rss()
+    result["output_deferred"] = _is_deferred(output)
+    result["input_deferred_after"] = _is_deferred(dataset)
+    output.save_as(out)
+    result["seconds"] = time.perf_counter() - start
+    result["peak_bytes"] = memory.peak()
+    result["output_bytes"] = out.stat().st_size
+    return result
+
+
+def _tree_pss(root: int) -> int:
+    """PSS (RSS where PSS is unavailable) of process ``root`` and all its descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, ()))
+        total += _pss(pid)
+    return total
+
+
+def _pss(pid: int) -> int:
+    for name, key in (("smaps_rollup", "Pss:"), ("status", "VmRSS:")):
+        try:
+            with open(f"/proc/{pid}/{name}") as handle:
+                for line in handle:
+                    if line.startswith(key):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return 0
+
+
+def _child_cli(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run the CLI once; wall time, peak of its largest process, sampled PSS of its tree."""
+    import resource
+
+    out_dir = Path(spec["out_dir"])
+    command = [
+        spec["cli"],
+        "deidentify",
+        spec["input"],
+        "-o",
+        str(out_dir),
+        "--workers",
+        str(spec["workers"]),
+        "--report",
+        spec["report"],
+    ]
+    Path(spec["report"]).unlink(missing_ok=True)
+    log = Path(spec["report"]).with_suffix(".log")
+    with open(log, "wb") as sink:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+        peak_tree = [0]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.25):
+                with contextlib.suppress(OSError):
+                    peak_tree[0] = max(peak_tree[0], _tree_pss(process.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        returncode = process.wait()
+        seconds = time.perf_counter() - start
+        done.set()
+        sampler.join()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    outputs = [p for p in out_dir.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    result: dict[str, Any] = {
+        "seconds": seconds,
+        "peak_bytes": usage.ru_maxrss * 1024,
+        "tree_pss_bytes": peak_tree[0],
+        "wrapper_peak_bytes": _Memory.peak(),
+        "returncode": returncode,
+        "outputs": len(outputs),
+        "files": spec["files"],
+    }
+    if returncode != 0:
+        result["log_tail"] = log.read_text(errors="replace")[-800:]
+    return result
+
+
+def child_main(spec_path: str) -> int:
+    spec = json.loads(Path(spec_path).read_text())
+    kind = spec["kind"]
+    if kind == "inprocess":
+        result = _child_inprocess(spec)
+    elif kind == "multiframe":
+        result = _child_multiframe(spec)
+    else:
+        result = _child_cli(spec)
+    print("RESULT " + json.dumps(result))
+    return 0
+
+
+# -- the parent: corpus, scheduling, summary ---------------------------------------------
+
+
+def run_child(spec: dict[str, Any], scratch: Path) -> dict[str, Any]:
+    """Run one measurement in a fresh process; its result, or {"error": ...}."""
+    spec_path = scratch / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    env = dict(os.environ, IDISCORE_KEY=KEY, PYTHONHASHSEED="0")
+    try:
+        done = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--child", str(spec_path)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=CHILD_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {CHILD_TIMEOUT} s"}
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith("RESULT "):
+            result: dict[str, Any] = json.loads(line[len("RESULT ") :])
+            return result
+    tail = (done.stderr or done.stdout).strip().splitlines()[-6:]
+    return {"error": f"exit {done.returncode}: " + " | ".join(tail)}
+
+
+def cli_path() -> str | None:
+    """The ``idiscore`` executable if ``idiscore --help`` works and offers ``deidentify``."""
+    candidate = Path(sys.executable).parent / "idiscore"
+    path = str(candidate) if candidate.exists() else shutil.which("idiscore")
+    if path is None:
+        return None
+    try:
+        done = subprocess.run(
+            [path, "deidentify", "--help"], capture_output=True, text=True, timeout=120
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0 or "--workers" not in done.stdout:
+        return None
+    return path
+
+
+def _warm_page_cache(paths: list[Path]) -> None:
+    """Read every input once so that no variant pays for the first read from disk."""
+    for path in paths:
+        with open(path, "rb") as handle:
+            while handle.read(1 << 20):
+                pass
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def _ok(result: dict[str, Any]) -> bool:
+    return "error" not in result and result.get("returncode", 0) == 0
+
+
+class Bench:
+    """Schedules the measurements and collects their results."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.scratch = Path(tempfile.mkdtemp(prefix="idiscore-bench-"))
+        self.results: dict[str, list[dict[str, Any]]] = {}
+        self.notes: list[str] = []
+        self.core_kind = "?"
+
+    def record(self, name: str, result: dict[str, Any]) -> None:
+        self.results.setdefault(name, []).append(result)
+        if "core_kind" in result:
+            self.core_kind = result["core_kind"]
+        if _ok(result):
+            print(
+                f"    {result['seconds']:.2f} s, peak RSS {result['peak_bytes'] / MB:.0f} MB",
+                file=sys.stderr,
+            )
+        else:
+            print(f"    failed: {_failure(result)}", file=sys.stderr)
+
+    def fresh_dir(self, name: str) -> Path:
+        path = self.scratch / name
+        if path.exists():
+            shutil.rmtree(path)
+        return path
+
+    def run(self) -> None:
+        import corpus
+
+        args = self.args
+        t_start = time.perf_counter()
+        self.load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
+        paths = corpus.ensure_ct(args.files)
+        self.input_bytes = sum(p.stat().st_size for p in paths)
+        cli = None if args.no_cli else cli_path()
+        self.cli_available = cli is not None
+        input_dir = corpus.ensure_ct_folder(args.files) if cli else None
+        multiframe = None if args.no_multiframe else corpus.ensure_multiframe()
+        scaling_paths = corpus.ensure_ct(args.scaling) if args.scaling else None
+        paths_file = self.scratch / "paths.txt"
+        paths_file.write_text("\n".join(str(p) for p in paths))
+        _warm_page_cache(paths)
+
+        variants: list[tuple[str, dict[str, Any]]] = [
+            ("floor", {"kind": "inprocess", "variant": "floor", "paths_file": str(paths_file)}),
+            ("core", {"kind": "inprocess", "variant": "core", "paths_file": str(paths_file)}),
+        ]
+        if cli:
+            for workers in (1, 2):
+                spec = {
+                    "kind": "cli",
+                    "cli": cli,
+                    "input": str(input_dir),
+                    "workers": workers,
+                    "files": args.files,
+                }
+                variants.append((f"cli{workers}", spec))
+        for rep in range(args.repeat):
+            for name, spec in variants:
+                out = self.fresh_dir("out")
+                spec = dict(spec, out_dir=str(out), report=str(self.scratch / "report.json"))
+                print(f"[{rep + 1}/{args.repeat}] {name} ...", file=sys.stderr, flush=True)
+                self.record(name, run_child(spec, self.scratch))
+                shutil.rmtree(out, ignore_errors=True)
+
+        if multiframe is not None:
+            self.multiframe_bytes = multiframe.stat().st_size
+            _warm_page_cache([multiframe])
+            mf_variants = [
+                ("mf-floor", "floor", False),
+                ("mf-core", "core", False),
+                ("mf-floor-deferred", "floor", True),
+                ("mf-core-deferred", "core", True),
+            ]
+            for rep in range(args.repeat):
+                for name, variant, defer in mf_variants:
+                    out = self.fresh_dir("mf")
+                    out.mkdir()
+                    spec = {
+                        "kind": "multiframe",
+                        "variant": variant,
+                        "defer": defer,
+                        "path": str(multiframe),
+                        "warmup": str(paths[0]),
+                        "out": str(out / "out.dcm"),
+                    }
+                    print(f"[{rep + 1}/{args.repeat}] {name} ...", file=sys.stderr, flush=True)
+                    self.record(name, run_child(spec, self.scratch))
+                    shutil.rmtree(out, ignore_errors=True)
+
+        if scaling_paths is not None:
+            scaling_file = self.scratch / "scaling.txt"
+            scaling_file.write_text("\n".join(str(p) for p in scaling_paths))
+            _warm_page_cache(scaling_paths)
+            for name, variant in (("scaling-floor", "floor"), ("scaling-core", "core")):
+                out = self.fresh_dir("out")
+                spec = {
+                    "kind": "inprocess",
+                    "variant": variant,
+                    "paths_file": str(scaling_file),
+                    "out_dir": str(out),
+                }
+                print(f"[scaling {args.scaling}] {variant} ...", file=sys.stderr, flush=True)
+                self.record(name, run_child(spec, self.scratch))
+                shutil.rmtree(out, ignore_errors=True)
+
+        self.load_after = os.getloadavg() if hasattr(os, "getloadavg") else None
+        self.wall = time.perf_counter() - t_start
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    # -- summaries --------------------------------------------------------------------
+
+    def ok_results(self, name: str) -> list[dict[str, Any]]:
+        return [r for r in self.results.get(name, []) if _ok(r)]
+
+    def paired_ratio(self, name: str, reference: str, key: str = "seconds") -> float:
+        """Median over repetitions of name/reference, pairing the same repetition."""
+        ratios = [
+            a[key] / b[key]
+            for a, b in zip(
+                self.results.get(name, []), self.results.get(reference, []), strict=False
+            )
+            if _ok(a) and _ok(b) and b[key]
+        ]
+        return _median(ratios)
+
+    def ct_rows(self) -> list[dict[str, Any]]:
+        labels = {
+            "floor": "floor: pydicom dcmread + save_as, 1 process",
+            "core": "default core, 1 process (dcmread + deidentify + save_as)",
+            "cli1": "CLI `idiscore deidentify --workers 1`",
+            "cli2": "CLI `idiscore deidentify --workers 2`",
+        }
+        floor = self.ok_results("floor")
+        floor_peak = _median([r["peak_bytes"] for r in floor])
+        rows = []
+        for name, label in labels.items():
+            if name.startswith("cli") and not self.cli_available:
+                rows.append({"label": label, "na": "CLI not available"})
+                continue
+            runs = self.ok_results(name)
+            if not runs:
+                rows.append({"label": label, "na": "failed: " + _failure(self.results[name][0])})
+                continue
+            seconds = [r["seconds"] for r in runs]
+            median = _median(seconds)
+            peak = _median([r["peak_bytes"] for r in runs])
+            row = {
+                "label": label,
+                "seconds": median,
+                "spread": (min(seconds), max(seconds)),
+                "files_s": self.args.files / median,
+                "mb_s": self.input_bytes / MB / median,
+                "time_ratio": self.paired_ratio(name, "floor"),
+                "peak_mb": peak / MB,
+                "peak_ratio": peak / floor_peak if floor_peak else float("nan"),
+                "runs": len(runs),
+            }
+            if "baseline_bytes" in runs[0]:
+                row["baseline_mb"] = _median([r["baseline_bytes"] for r in runs]) / MB
+            if "tree_pss_bytes" in runs[0]:
+                row["tree_mb"] = _median([r["tree_pss_bytes"] for r in runs]) / MB
+                short = [r for r in runs if r["outputs"] != r["files"]]
+                if short:
+                    row["warning"] = f"{short[0]['outputs']} outputs for {short[0]['files']} files"
+            rows.append(row)
+        return rows
+
+    def multiframe_rows(self) -> list[dict[str, Any]]:
+        labels = {
+            "mf-floor": "floor: dcmread + save_as",
+            "mf-core": "default core: dcmread + deidentify + save_as",
+            "mf-floor-deferred": f"floor, dcmread(defer_size='{DEFER_SIZE}')",
+            "mf-core-deferred": f"default core, dcmread(defer_size='{DEFER_SIZE}')",
+        }
+        rows = []
+        for name, label in labels.items():
+            runs = self.ok_results(name)
+            if not runs:
+                if name in self.results:
+                    rows.append(
+                        {"label": label, "na": "failed: " + _failure(self.results[name][0])}
+                    )
+                continue
+            rows.append(
+                {
+                    "label": label,
+                    "seconds": _median([r["seconds"] for r in runs]),
+                    "time_ratio": self.paired_ratio(name, "mf-floor"),
+                    "peak_mb": _median([r["peak_bytes"] for r in runs]) / MB,
+                    "baseline_mb": _median([r["baseline_bytes"] for r in runs]) / MB,
+                    "read_mb": _median([r["after_read_bytes"] for r in runs]) / MB,
+                    "deid_mb": _median([r["after_deidentify_bytes"] for r in runs]) / MB,
+                    "output_deferred": runs[0]["output_deferred"],
+                    "input_deferred": (
+                        runs[0]["input_deferred_before"],
+                        runs[0]["input_deferred_after"],
+                    ),
+                }
+            )
+        return rows
+
+    def scaling_rows(self) -> list[dict[str, Any]]:
+        if self.args.scaling:
+            sources = [("core", "scaling-core"), ("floor (reference)", "scaling-floor")]
+        else:
+            sources = [("core", "core"), ("floor (reference)", "floor")]
+        rows = []
+        for label, name in sources:
+            runs = self.ok_results(name)
+            if not runs:
+                continue
+            files = len(runs[0]["per_file"])
+            window = min(100, files // 2)
+            if window < 10:
+                rows.append({"label": label, "na": f"needs at least 20 files (got {files})"})
+                continue
+            drifts, growths, firsts, lasts = [], [], [], []
+            for r in runs:
+                first = statistics.median(r["per_file"][:window])
+                last = statistics.median(r["per_file"][-window:])
+                firsts.append(first)
+                lasts.append(last)
+                drifts.append(last / first)
+                growths.append((max(r["rss"][-window:]) - max(r["rss"][:window])) / MB)
+            rows.append(
+                {
+                    "label": label,
+                    "files": files,
+                    "window": window,
+                    "runs": len(runs),
+                    "first_ms": _median(firsts) * 1e3,
+                    "last_ms": _median(lasts) * 1e3,
+                    "drift": _median(drifts),
+                    "growth_mb": _median(growths),
+                    "worst_drift": max(drifts, key=lambda d: abs(d - 1)),
+                    "worst_growth": max(growths),
+                }
+            )
+        return rows
+
+    def targets(self) -> list[tuple[str, str, str, str]]:
+        """(target, measured, threshold, verdict) rows."""
+        out: list[tuple[str, str, str, str]] = []
+        ct = {r["label"]: r for r in self.ct_rows()}
+        core = next((r for label, r in ct.items() if label.startswith("default core")), None)
+        if core and "time_ratio" in core:
+            ratio = core["time_ratio"]
+            out.append(
+                (
+                    "default core, 1 process: wall time vs floor",
+                    f"{ratio:.2f}x",
+                    f"<= {TARGET_CORE_RATIO:.2f}x",
+                    _verdict(ratio <= TARGET_CORE_RATIO),
+                )
+            )
+        threshold = f">= {TARGET_WORKER_SPEEDUP:.1f}x"
+        speedup = self.paired_ratio("cli1", "cli2") if self.cli_available else float("nan")
+        if speedup == speedup:  # not NaN: both CLI variants ran
+            measured, verdict = f"{speedup:.2f}x", _verdict(speedup >= TARGET_WORKER_SPEEDUP)
+        elif self.cli_available:
+            measured, verdict = "CLI runs failed", "n/a"
+        else:
+            measured, verdict = "CLI not available", "n/a"
+        out.append(("CLI: 2 workers vs 1 worker throughput", measured, threshold, verdict))
+        for row in self.multiframe_rows():
+            if "peak_mb" in row and row["label"].startswith("default core"):
+                out.append(
+                    (
+                        f"multi-frame peak RSS, {row['label']}",
+                        f"{row['peak_mb']:.0f} MB",
+                        f"<= {TARGET_MULTIFRAME_MB:.0f} MB",
+                        _verdict(row["peak_mb"] <= TARGET_MULTIFRAME_MB),
+                    )
+                )
+        for row in self.scaling_rows():
+            if row["label"] != "core" or "drift" not in row:
+                continue
+            span = f"first {row['window']} vs last {row['window']} of {row['files']} files"
+            out.append(
+                (
+                    f"core per-file time, {span}",
+                    f"{(row['drift'] - 1) * 100:+.1f} %",
+                    f"within +-{TARGET_DRIFT * 100:.0f} %",
+                    _verdict(abs(row["drift"] - 1) <= TARGET_DRIFT),
+                )
+            )
+            out.append(
+                (
+                    f"core RSS growth over the batch of {row['files']} files",
+                    f"{row['growth_mb']:+.1f} MB",
+                    f"< {TARGET_RSS_GROWTH_MB:.0f} MB",
+                    _verdict(row["growth_mb"] < TARGET_RSS_GROWTH_MB),
+                )
+            )
+        return out
+
+    # -- output -------------------------------------------------------------------------
+
+    def machine(self) -> list[tuple[str, str]]:
+        import numpy
+        import pydicom
+
+        try:
+            from importlib.metadata import version
+
+            idiscore_version = version("idiscore")
+        except Exception:
+            idiscore_version = "?"
+        cpu = platform.processor() or "?"
+        try:
+            with open("/proc/cpuinfo") as info:
+                for line in info:
+                    if line.startswith("model name"):
+                        cpu = line.split(":", 1)[1].strip()
+                        break
+        except OSError:
+            pass
+        commit = _git("rev-parse", "--short", "HEAD") or "?"
+        dirty = _git("status", "--porcelain", "--untracked-files=all", "src")
+        if dirty:
+            commit += f" (+ {len(dirty.splitlines())} uncommitted change(s) under src/)"
+        loads = ""
+        if self.load_before and self.load_after:
+            loads = f"{self.load_before[0]:.2f} before, {self.load_after[0]:.2f} after"
+        return [
+            ("date", _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+            ("command", self.command()),
+            (
+                "machine",
+                f"{os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}",
+            ),
+            ("load average (1 min)", loads or "?"),
+            (
+                "versions",
+                f"Python {platform.python_version()}, pydicom {pydicom.__version__}, "
+                f"numpy {numpy.__version__}, idiscore {idiscore_version}",
+            ),
+            ("idiscore commit", commit),
+            ("core", self.core_kind),
+            (
+                "corpus",
+                f"{self.args.files} CT slices 512x512 int16, "
+                f"{self.input_bytes / MB:.1f} MB in total"
+                + (
+                    f"; multi-frame {self.multiframe_bytes / MB:.1f} MB"
+                    if hasattr(self, "multiframe_bytes")
+                    else ""
+                ),
+            ),
+            ("repetitions", f"{self.args.repeat}, interleaved; figures are medians"),
+            ("benchmark wall time", f"{self.wall:.0f} s"),
+        ]
+
+    def command(self) -> str:
+        python = Path(sys.executable)
+        try:
+            python_text = str(python.relative_to(Path.cwd()))
+        except ValueError:
+            python_text = str(python)
+        try:
+            script = str(Path(__file__).resolve().relative_to(Path.cwd()))
+        except ValueError:
+            script = str(Path(__file__).resolve())
+        return " ".join(shlex.quote(a) for a in [python_text, script, *sys.argv[1:]])
+
+    def markdown(self) -> str:
+        lines = ["# idiscore benchmark results", ""]
+        lines += [f"- **{key}**: {value}" for key, value in self.machine()]
+        lines += [
+            "",
+            "## Targets",
+            "",
+            "| target | measured | threshold | result |",
+            "|---|---:|---:|:---:|",
+        ]
+        lines += [f"| {t} | {m} | {th} | **{v}** |" for t, m, th, v in self.targets()]
+        lines += [
+            "",
+            f"## CT slices ({self.args.files} files, {self.input_bytes / MB:.1f} MB)",
+            "",
+            "| variant | time (s) | min - max (s) | files/s | MB/s | time x floor "
+            "| peak RSS (MB) | RSS x floor |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in self.ct_rows():
+            if "na" in row:
+                lines.append(f"| {row['label']} | {row['na']} | | | | | | |")
+                continue
+            lo, hi = row["spread"]
+            lines.append(
+                f"| {row['label']} | {row['seconds']:.2f} | {lo:.2f} - {hi:.2f} "
+                f"| {row['files_s']:.1f} | {row['mb_s']:.1f} | {row['time_ratio']:.2f} "
+                f"| {_rss_text(row)} | {row['peak_ratio']:.2f} |"
+            )
+        lines += ["", *self.ct_notes()]
+        mf = self.multiframe_rows()
+        if mf:
+            lines += [
+                "",
+                f"## Multi-frame file ({self.multiframe_bytes / MB:.1f} MB, no pixel rule)",
+                "",
+                "| variant | time (s) | time x floor | peak RSS (MB) | RSS after imports "
+                "| after read | after deidentify | PixelData deferred in output "
+                "| input still deferred |",
+                "|---|---:|---:|---:|---:|---:|---:|:---:|:---:|",
+            ]
+            for row in mf:
+                if "na" in row:
+                    lines.append(f"| {row['label']} | {row['na']} | | | | | | | |")
+                    continue
+                before, after = row["input_deferred"]
+                lines.append(
+                    f"| {row['label']} | {row['seconds']:.2f} | {row['time_ratio']:.2f} "
+                    f"| {row['peak_mb']:.0f} | {row['baseline_mb']:.0f} | {row['read_mb']:.0f} "
+                    f"| {row['deid_mb']:.0f} | {_yes(row['output_deferred'])} "
+                    f"| {_yes(after) if before else 'n/a'} |"
+                )
+            lines += [
+                "",
+                "RSS columns are the process RSS right after each step (MB); "
+                "'peak' is the high-water mark of the whole run, write included.",
+            ]
+        scaling = self.scaling_rows()
+        if scaling:
+            lines += [
+                "",
+                "## Time per file and memory over one long batch",
+                "",
+                "| variant | files | window | first window (ms/file) "
+                "| last window (ms/file) | last / first | RSS growth (MB) "
+                "| worst repetition |",
+                "|---|---:|---:|---:|---:|---:|---:|---|",
+            ]
+            for row in scaling:
+                if "na" in row:
+                    lines.append(f"| {row['label']} | {row['na']} | | | | | | |")
+                    continue
+                lines.append(
+                    f"| {row['label']} | {row['files']} | {row['window']} "
+                    f"| {row['first_ms']:.2f} | {row['last_ms']:.2f} | {row['drift']:.3f} "
+                    f"| {row['growth_mb']:+.1f} | {row['worst_drift']:.3f}, "
+                    f"{row['worst_growth']:+.1f} MB |"
+                )
+            lines += [
+                "",
+                "Per-file times are medians within each window; RSS growth is the "
+                "highest RSS in the last window minus the highest in the first.",
+            ]
+        lines += ["", "See benchmarks/README.md for what each figure means.", ""]
+        return "\n".join(lines)
+
+    def ct_notes(self) -> list[str]:
+        notes = [
+            "In-process variants process one untimed warm-up file first; CLI times are whole "
+            "command runs (interpreter start, imports, core creation, atomic writes included).",
+            "'time x floor' is the median over repetitions of each repetition's ratio to the "
+            "floor run of the same repetition.",
+        ]
+        for row in self.ct_rows():
+            if "baseline_mb" in row:
+                notes.append(
+                    f"{row['label']}: RSS after imports and warm-up {row['baseline_mb']:.0f} MB."
+                )
+            if "tree_mb" in row:
+                notes.append(
+                    f"{row['label']}: peak RSS is the largest single process; the "
+                    f"whole process tree peaked at {row['tree_mb']:.0f} MB PSS "
+                    "(sampled every 0.25 s)."
+                )
+            if "warning" in row:
+                notes.append(f"{row['label']}: WARNING {row['warning']}.")
+        return [f"- {n}" for n in notes]
+
+    def print_console(self) -> None:
+        print(self.markdown())
+
+
+def _failure(result: dict[str, Any]) -> str:
+    """The last line of a failed run's error or log, shortened, with | made table-safe."""
+    text = str(result.get("error") or result.get("log_tail") or f"exit {result.get('returncode')}")
+    lines = [line.strip() for line in text.replace(" | ", "\n").splitlines() if line.strip()]
+    last = lines[-1] if lines else text
+    if "returncode" in result:
+        last = f"exit {result['returncode']}: {last}"
+    return last[:200].replace("|", "/")
+
+
+def _rss_text(row: dict[str, Any]) -> str:
+    return f"{row['peak_mb']:.0f}"
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def _verdict(passed: bool) -> str:
+    return "PASS" if passed else "FAIL"
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="idiscore against plain pydicom read + write, in one interleaved run."
+    )
+    parser.add_argument("--files", type=int, default=1000, help="CT slices (default 1000)")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions (default 3, min 3)")
+    parser.add_argument(
+        "--scaling",
+        type=int,
+        metavar="N",
+        help="also run one N-file in-process batch for the per-file time / memory check "
+        "(default: use the --files batches of the main runs)",
+    )
+    parser.add_argument("--no-cli", action="store_true", help="skip the CLI variants")
+    parser.add_argument("--no-multiframe", action="store_true", help="skip the multi-frame file")
+    parser.add_argument("--results", type=Path, default=RESULTS_PATH, help="Markdown output")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return child_main(args.child)
+    if args.files < 1:
+        parser.error("--files must be at least 1")
+    if args.repeat < 3:
+        parser.error("--repeat must be at least 3 (figures are medians)")
+    if args.scaling is not None and args.scaling < 20:
+        parser.error("--scaling needs at least 20 files")
+    sys.path.insert(0, str(HERE))
+    os.environ.setdefault("IDISCORE_KEY", KEY)
+    bench = Bench(args)
+    try:
+        bench.run()
+    finally:
+        shutil.rmtree(bench.scratch, ignore_errors=True)
+    bench.print_console()
+    args.results.write_text(bench.markdown())
+    print(f"\nwritten to {args.results}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
