@@ -229,3 +229,50 @@ def test_row_outcome_matches_action_code(row: dict[str, str], column: str) -> No
         _check(expected, tag, original, out)
         if tag >> 16:  # command elements (0000,eeee) cannot be written to a file
             roundtrip(out)
+
+
+def _content_item(value_type: str, code: tuple[str, str, str], **values: Any) -> Dataset:
+    item = Dataset()
+    item.RelationshipType = "CONTAINS"
+    item.ValueType = value_type
+    concept = Dataset()
+    concept.CodeValue, concept.CodingSchemeDesignator, concept.CodeMeaning = code
+    item.ConceptNameCodeSequence = Sequence([concept])
+    for keyword, value in values.items():
+        setattr(item, keyword, value)
+    return item
+
+
+def test_clean_structured_content_acts_by_concept_name() -> None:
+    """Table E.3.4-1: content items are removed, replaced or cleaned by concept name."""
+    ds = sop_dataset()
+    ds.ContentSequence = Sequence(
+        [
+            # Accession Number (121022, DCM): X -> the item goes
+            _content_item("TEXT", ("121022", "DCM", "Accession Number"), TextValue="ACC123"),
+            # Acquisition Protocol (125203, DCM): X, Clean Descriptors C -> cleaned
+            _content_item(
+                "TEXT", ("125203", "DCM", "Acquisition Protocol"), TextValue="CT CHEST Smith"
+            ),
+            # a concept the table does not list: its text is cleaned
+            _content_item("TEXT", ("99", "99X", "Remark"), TextValue="AXIAL Jane"),
+            _content_item("PNAME", ("99", "99X", "Someone"), PersonName="Doe^John"),
+        ]
+    )
+    core = Core(
+        Profile([get_dicom_rule_sets().basic_profile, get_dicom_rule_sets().clean_descriptors,
+                 get_dicom_rule_sets().clean_structured_content])
+    )  # fmt: skip
+    before = snapshot(ds)
+    out = core.deidentify(ds)
+    assert_unchanged(ds, before)
+    items = out.ContentSequence
+    meanings = [i.ConceptNameCodeSequence[0].CodeMeaning for i in items]
+    assert meanings == ["Acquisition Protocol", "Remark", "Someone"]
+    assert items[0].TextValue == "CT CHEST"
+    assert items[1].TextValue == "AXIAL"
+    assert items[2].PersonName != "Doe^John" and items[2].PersonName
+    roundtrip(out)
+    # without the option, the Basic Profile's D replaces the whole content sequence
+    basic = Core(Profile([get_dicom_rule_sets().basic_profile])).deidentify(ds)
+    assert all("ACC123" not in str(i.get("TextValue", "")) for i in basic.ContentSequence)

@@ -43,7 +43,7 @@ from idiscore.errors import (
 from idiscore.identifiers import normalise_creator, tag_string
 from idiscore.operators.base import Context, _Shared
 from idiscore.operators.basic import Keep, Remove
-from idiscore.operators.values import read_element
+from idiscore.operators.values import FinalElement, read_element
 from idiscore.profile import CompiledRules, Profile
 from idiscore.rules import Rule
 
@@ -151,6 +151,10 @@ class Core:
             pseudonymizer = Pseudonymizer.from_env()
         self.pseudonymizer = pseudonymizer
         self.options: dict[str, Any] = dict(options or {})
+        self.options.setdefault(
+            "applied_codes",
+            tuple(rs.code[1] for rs in profile.rule_sets if rs.code is not None),
+        )
         self._rules: CompiledRules = profile.compiled
 
     def __repr__(self) -> str:
@@ -377,6 +381,11 @@ class _Walker:
 
             if isinstance(element, RawDataElement) and element.value is None and element.length:
                 element = source[tag]  # a deferred read: load it
+            elif type(element) is FinalElement:
+                out_dict[BaseTag(tag)] = DataElement(element.tag, element.VR, element.value)
+                if block_key >= 0:
+                    kept_blocks.add(block_key)
+                continue
 
             operation = None if rule is None else rule.operation
             if operation is None or type(operation) is Keep:

@@ -76,6 +76,15 @@ def read_element(dataset: Dataset, tag: int, encoding: str | list[str]) -> DataE
     return raw
 
 
+class FinalElement(DataElement):
+    """An element an operator has finished with: the engine writes it without applying
+    any rule to it again (for operators that build items themselves and then hand the
+    rest of the item to :meth:`~idiscore.operators.base.Context.process_sequence`)."""
+
+    def __init__(self, element: DataElement) -> None:
+        super().__init__(element.tag, element.VR, element.value)
+
+
 def empty_value(vr: str) -> Any:
     """The zero-length value of a VR."""
     if vr == "SQ":
@@ -114,6 +123,7 @@ __all__ = [
     "INT_VRS",
     "STRING_VRS",
     "TEXT_VRS",
+    "FinalElement",
     "dummy_value",
     "empty_value",
     "read_element",

@@ -92,7 +92,12 @@ def _column_rules(column: str) -> tuple[Rule, ...]:
         if pattern == "ggggeeee" and column == "retain_safe_private":
             # "C" on all private attributes: keep exactly those of Table E.3.10-1
             continue
-        rules.append(Rule(identifier_for(pattern), ActionCode.parse(code).operator()))
+        operator = ActionCode.parse(code).operator()
+        if column == "clean_structured_content" and code == "C":
+            from idiscore.operators.structured import CleanStructuredContent
+
+            operator = CleanStructuredContent()
+        rules.append(Rule(identifier_for(pattern), operator))
     if column == "retain_safe_private":
         from idiscore.operators import Keep
 
