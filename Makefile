@@ -21,9 +21,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m idiscore.demo
 
+LINTED := $(wildcard src tests tools benchmarks)
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests tools benchmarks
-	$(BIN)/ruff format --check src tests tools benchmarks
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
@@ -37,7 +39,7 @@ bench: $(STAMP)
 # Regenerate the PS3.15 tables from ../shared/standard (or STANDARD=dir).
 STANDARD ?= ../shared/standard
 tables: $(STAMP)
-	$(BIN)/python tools/generate_standard.py $(STANDARD)
+	$(BIN)/python tools/generate_standard.py $(STANDARD) --with-iod-types
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .coverage demo-output
