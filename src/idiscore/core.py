@@ -329,6 +329,21 @@ def _copy(element: DataElement | RawDataElement) -> DataElement | RawDataElement
     return DataElement(element.tag, element.VR, value)
 
 
+def _load_deferred(source: Dataset, element: RawDataElement) -> RawDataElement:
+    """The value of a deferred-read element, read from the file without changing ``source``.
+
+    (``source[tag]`` would store the loaded element back into the caller's dataset.)
+    """
+    from pydicom.filereader import read_deferred_data_element
+
+    origin = getattr(source, "filename", None) or getattr(source, "buffer", None)
+    if origin is None:
+        return element
+    return read_deferred_data_element(
+        getattr(source, "fileobj_type", open), origin, getattr(source, "timestamp", None), element
+    )
+
+
 def _is_sequence(element: DataElement | RawDataElement) -> bool:
     if element.VR == _SQ:
         return True
@@ -357,8 +372,10 @@ class _Walker:
         creator_names: dict[int, str | None] = {}
         kept_blocks: set[int] = set()
         out_dict = out._dict
-        items: list[tuple[int, DataElement | RawDataElement]] = list(source._dict.items())
-        for tag, element in items:
+        items: list[tuple[BaseTag, DataElement | RawDataElement]] = list(source._dict.items())
+        for source_tag, element in items:
+            tag = int(source_tag)  # plain ints hash and compare faster than BaseTag
+            key = source_tag if type(source_tag) is BaseTag else BaseTag(tag)
             group = tag >> 16
             number = tag & 0xFFFF
             if number == 0:
@@ -379,15 +396,17 @@ class _Walker:
                 block_key = -1
                 rule = lookup(tag, None)
 
-            if isinstance(element, RawDataElement) and element.value is None and element.length:
-                element = source[tag]  # a deferred read: load it
-            elif type(element) is FinalElement:
-                out_dict[BaseTag(tag)] = DataElement(element.tag, element.VR, element.value)
+            if type(element) is FinalElement:
+                out_dict[key] = DataElement(element.tag, element.VR, element.value)
                 if block_key >= 0:
                     kept_blocks.add(block_key)
                 continue
 
             operation = None if rule is None else rule.operation
+            if type(operation) is Remove:
+                continue
+            if isinstance(element, RawDataElement) and element.value is None and element.length:
+                element = _load_deferred(source, element)
             if operation is None or type(operation) is Keep:
                 if _is_sequence(element):
                     result: DataElement | RawDataElement = self._sequence(
@@ -395,8 +414,6 @@ class _Walker:
                     )
                 else:
                     result = _copy(element)
-            elif type(operation) is Remove:
-                continue
             else:
                 assert rule is not None
                 applied = self._apply(rule, source, tag, context)
@@ -406,12 +423,12 @@ class _Walker:
             if block_key >= 0:
                 kept_blocks.add(block_key)
             if isinstance(result, DataElement) and result.VR == _SQ:
-                out[tag] = result
+                out[key] = result
             else:
-                out_dict[BaseTag(tag)] = result
-        for tag, creator in creators.items():
-            if ((tag >> 16) << 8) | (tag & 0xFF) in kept_blocks:
-                out_dict[BaseTag(tag)] = _copy(creator)
+                out_dict[key] = result
+        for creator_tag, creator in creators.items():
+            if ((creator_tag >> 16) << 8) | (creator_tag & 0xFF) in kept_blocks:
+                out_dict[BaseTag(creator_tag)] = _copy(creator)
 
     def _decoded(self, source: Dataset, tag: int, context: Context) -> DataElement:
         return read_element(source, tag, context.encoding)

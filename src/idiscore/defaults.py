@@ -71,12 +71,19 @@ def profile_from_options(
     """The Basic Profile followed by the named options (and any extra rule sets).
 
     Option names are the attribute names of :func:`get_dicom_rule_sets` (for example
-    ``"clean_descriptors"``), Table E.1-1 column names or CID 7050 meanings.
+    ``"clean_descriptors"``), Table E.1-1 column names or CID 7050 meanings, and
+    ``"tcia_private"`` for the TCIA private tag knowledge base (opt-in, see
+    :mod:`idiscore.private`).
     """
     sets = get_dicom_rule_sets()
     chosen = [sets.basic_profile]
     for option in options:
         if option.strip() in ("basic", "basic_profile", sets.basic_profile.name):
+            continue
+        if option.strip() == "tcia_private":
+            from idiscore.private import tcia_private_rule_set
+
+            chosen.append(tcia_private_rule_set())
             continue
         rule_set = sets.by_name(option)
         if rule_set is sets.retain_safe_private:

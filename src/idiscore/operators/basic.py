@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -58,6 +59,14 @@ _INT_RANGES = {
     "UV": (0, 0xFFFFFFFFFFFFFFFF),
     "SV": (-0x8000000000000000, 0x7FFFFFFFFFFFFFFF),
 }
+
+
+@functools.lru_cache(maxsize=16384)
+def _cached_clean(text: str, identifying: frozenset[str]) -> str:
+    """:func:`idiscore.cleaning.clean_text`, remembered: descriptions repeat across a series."""
+    from idiscore.cleaning import clean_text
+
+    return clean_text(text, identifying)
 
 
 class Keep(Operator):
@@ -294,11 +303,9 @@ class Clean(Operator):
         if not values_of(element):
             return element
         if vr in TEXT_VRS:
-            from idiscore.cleaning import clean_text
-
             identifying = context.identifying_values
             cleaned = _map_values(
-                element, lambda v: clean_text(str(v), identifying) or DUMMY_STRINGS[vr]
+                element, lambda v: _cached_clean(str(v), identifying) or DUMMY_STRINGS[vr]
             )
             return with_value(element, cleaned)
         if vr == "DA":

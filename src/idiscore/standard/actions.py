@@ -18,6 +18,7 @@ Z/D ...    :class:`ByAttributeType`: chosen by the attribute's Type in the IOD o
 from __future__ import annotations
 
 import enum
+import functools
 from typing import Any
 
 from pydicom.dataelem import DataElement
@@ -104,21 +105,14 @@ class ByAttributeType(Operator):
 
     def resolve(self, element: DataElement, context: Context) -> Operator:
         """The operator for ``element`` in ``context``'s IOD."""
-        from idiscore.standard.iod import attribute_type, known_sop_classes
-
         sop_class = context.root.get("SOPClassUID")
-        sop_class = str(sop_class) if sop_class else ""
-        if sop_class not in known_sop_classes():
-            return self._operators["unknown"]
-        found = attribute_type(sop_class, int(element.tag), context.path)
-        if found is None:
-            return self._operators["none"]
-        if self.code == "X/Z/U*" and element.VR == "SQ":
-            # A reference sequence stays, with its instance UIDs replaced: other modules
-            # (Common Instance Reference, derivation) must still find what they point at
-            # for the IOD to stay conformant, which is the condition U* names.
-            return self._operators["1"]
-        return self._operators[found[0]]
+        key = _resolve_key(
+            str(sop_class) if sop_class else "",
+            int(element.tag),
+            context.path,
+            self.code == "X/Z/U*" and element.VR == "SQ",
+        )
+        return self._operators[key]
 
     def apply(self, element: DataElement, context: Context) -> DataElement | None:
         operator = self.resolve(element, context)
@@ -126,6 +120,24 @@ class ByAttributeType(Operator):
         if result is not None and result.VR == "SQ" and not operator.handles_items:
             return context.process_sequence(result)
         return result
+
+
+@functools.lru_cache(maxsize=65536)
+def _resolve_key(sop_class: str, tag: int, path: tuple[int, ...], reference_sequence: bool) -> str:
+    """Which of a compound code's choices applies (a key of ``_BY_TYPE``'s tables)."""
+    from idiscore.standard.iod import attribute_type, known_sop_classes
+
+    if sop_class not in known_sop_classes():
+        return "unknown"
+    found = attribute_type(sop_class, tag, path)
+    if found is None:
+        return "none"
+    if reference_sequence:
+        # A reference sequence stays, with its instance UIDs replaced: other modules
+        # (Common Instance Reference, derivation) must still find what they point at
+        # for the IOD to stay conformant, which is the condition U* names.
+        return "1"
+    return found[0]
 
 
 __all__ = ["ActionCode", "ByAttributeType"]
