@@ -43,7 +43,7 @@ from idiscore.errors import (
 from idiscore.identifiers import normalise_creator, tag_string
 from idiscore.operators.base import Context, _Shared
 from idiscore.operators.basic import Keep, Remove
-from idiscore.operators.values import FinalElement, read_element
+from idiscore.operators.values import FinalElement, charset_of, empty_item, read_element
 from idiscore.profile import CompiledRules, Profile
 from idiscore.rules import Rule
 
@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 __all__ = ["Core", "DeidentificationInfo", "Insertion", "Profile"]
 
 _SQ = "SQ"
-_SPECIFIC_CHARACTER_SET = 0x00080005
 _SOP_CLASS_UID = 0x00080016
 _SOP_INSTANCE_UID = 0x00080018
 _MEDIA_SOP_CLASS_UID = 0x00020002
@@ -222,7 +221,7 @@ class Core:
     def apply_rules(self, dataset: Dataset) -> Dataset:
         """Step 3: a new dataset with every element processed by its rule."""
         shared = _Shared(dataset, self.pseudonymizer)
-        encoding = _charset(dataset, "iso8859")
+        encoding = charset_of(dataset, "iso8859")
         context = Context(dataset, shared, options=self.options, encoding=encoding)
         walker = _Walker(self._rules, _describe(dataset))
         shared.sequence_processor = walker._sequence
@@ -294,29 +293,12 @@ def _sync_media_storage(meta: Dataset, dataset: Dataset) -> None:
             meta[meta_tag] = DataElement(meta_tag, "UI", value)
 
 
-def _charset(dataset: Dataset, parent: str | list[str]) -> str | list[str]:
-    """The character set that applies to ``dataset`` (its own, else the parent's)."""
-    if _SPECIFIC_CHARACTER_SET not in dataset._dict:
-        return parent
-    from pydicom.charset import convert_encodings
-
-    value = read_element(dataset, _SPECIFIC_CHARACTER_SET, parent).value
-    if not value:
-        return parent
-    return convert_encodings(value)
-
-
-def _private_creator(dataset: Dataset, group: int, block: int, encoding: Any) -> str | None:
+def _private_creator(dataset: Dataset, group: int, block: int) -> str | None:
     """The creator string reserving ``block`` of private ``group`` in ``dataset``."""
     element = dataset._dict.get(BaseTag((group << 16) | block))
-    if element is None:
+    if element is None or not isinstance(element.value, bytes | str):
         return None
-    value = element.value
-    if isinstance(value, bytes):
-        return normalise_creator(value)
-    if isinstance(value, str):
-        return normalise_creator(value)
-    return None
+    return normalise_creator(element.value)
 
 
 def _copy(element: DataElement | RawDataElement) -> DataElement | RawDataElement:
@@ -388,9 +370,7 @@ class _Walker:
                     continue
                 block_key = (group << 8) | (number >> 8)
                 if block_key not in creator_names:
-                    creator_names[block_key] = _private_creator(
-                        source, group, number >> 8, context.encoding
-                    )
+                    creator_names[block_key] = _private_creator(source, group, number >> 8)
                 rule = lookup(tag, creator_names[block_key])
             else:
                 block_key = -1
@@ -467,14 +447,10 @@ class _Walker:
 
     def _sequence(self, element: DataElement, context: Context) -> DataElement:
         items = DicomSequence()
-        implicit, little = context.dataset.original_encoding
+        parent_encoding = context.dataset.original_encoding
         for item in element.value or ():
-            encoding = _charset(item, context.encoding)
-            new_item = Dataset(parent_encoding=encoding)
-            item_implicit, item_little = item.original_encoding
-            if item_implicit is None:
-                item_implicit, item_little = implicit, little
-            new_item.set_original_encoding(item_implicit, item_little, item.original_character_set)
+            encoding = charset_of(item, context.encoding)
+            new_item = empty_item(item, encoding, parent_encoding)
             self.walk(item, context.child(item, element.tag, encoding), new_item)
             items.append(new_item)
         return DataElement(element.tag, _SQ, items)

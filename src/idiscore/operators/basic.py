@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 from pydicom.dataelem import DataElement
-from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from idiscore.errors import ConfigurationError
@@ -17,7 +16,9 @@ from idiscore.operators.values import (
     INT_VRS,
     SINGLE_VALUED_TEXT,
     TEXT_VRS,
+    charset_of,
     dummy_value,
+    empty_item,
     empty_value,
     read_element,
     values_of,
@@ -118,9 +119,9 @@ def _map_items(
 
     items = Sequence()
     for item in element.value or ():
-        encoding = item._character_set
+        encoding = charset_of(item, context.encoding)
         child = context.child(item, element.tag, encoding)
-        new = Dataset(parent_encoding=encoding)
+        new = empty_item(item, encoding, context.dataset.original_encoding)
         for tag in list(item.keys()):
             inner = read_element(item, tag, encoding)
             if is_private_creator(tag) or tag & 0xFFFF == 0:

@@ -19,15 +19,14 @@ elements of each item, and nested content items, then get the profile's rules.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from idiscore.operators.base import Context, Operator
-from idiscore.operators.basic import Clean, Empty, HashUID, Keep, Replace
-from idiscore.operators.values import FinalElement, read_element
+from idiscore.operators.basic import Clean
+from idiscore.operators.values import FinalElement, empty_item, read_element
 
 #: Value element of each content item value type (PS3.3 C.17.3).
 VALUE_TAGS: dict[str, int] = {
@@ -51,15 +50,15 @@ _COLUMN_CODES = {
     "retain_long_modified_dates": "113107",
     "clean_descriptors": "113105",
 }
-_OPERATORS: dict[str, Operator] = {
-    "X": Replace(),  # placeholder, X removes the whole item (handled below)
-    "Z": Empty(),
-    "D": Replace(),
-    "X/D": Replace(),
-    "K": Keep(),
-    "C": Clean(),
-    "U": HashUID(),
-}
+
+
+@cache
+def _operator(action: str) -> Operator:
+    """The operator for a content item's value (X removes the item before this)."""
+    from idiscore.standard.actions import ActionCode
+
+    # X/D: D keeps the template's structure
+    return ActionCode.parse("D" if action == "X/D" else action).operator()
 
 
 @cache
@@ -132,22 +131,17 @@ class CleanStructuredContent(Operator):
     def _item(item: Dataset, action: str, context: Context, sequence_tag: int) -> Dataset:
         """A copy of ``item`` with its value element handled by ``action``."""
         value_tag = VALUE_TAGS.get(_text(item, _VALUE_TYPE))
-        copy = Dataset(parent_encoding=context.encoding)
-        implicit, little = item.original_encoding
-        copy.set_original_encoding(implicit, little, item.original_character_set)
+        copy = empty_item(item, context.encoding)
         child = context.child(item, sequence_tag, context.encoding)
         for tag, raw in item._dict.items():
             if tag != value_tag:
                 copy._dict[tag] = raw
                 continue
             value = read_element(item, tag, context.encoding)
-            result = _OPERATORS[action].apply(value, child)
+            result = _operator(action).apply(value, child)
             if result is not None:
                 copy[tag] = FinalElement(result)
         return copy
-
-    def _params(self) -> tuple[Any, ...]:
-        return ()
 
 
 __all__ = ["VALUE_TAGS", "CleanStructuredContent"]

@@ -76,6 +76,39 @@ def read_element(dataset: Dataset, tag: int, encoding: str | list[str]) -> DataE
     return raw
 
 
+def charset_of(dataset: Dataset, parent: str | list[str]) -> str | list[str]:
+    """The character set that applies to ``dataset``: its own, else the parent's.
+
+    Reads Specific Character Set without changing ``dataset``.
+    """
+    if 0x00080005 not in dataset._dict:
+        return parent
+    from pydicom.charset import convert_encodings
+
+    value = read_element(dataset, 0x00080005, parent).value
+    if not value:
+        return parent
+    return convert_encodings(value)
+
+
+def empty_item(
+    item: Dataset,
+    encoding: str | list[str],
+    fallback: tuple[bool | None, bool | None] = (None, None),
+) -> Dataset:
+    """A new, empty dataset to receive the processed elements of sequence item ``item``.
+
+    It has ``item``'s original encoding (``fallback`` when that is unknown), so raw
+    elements copied into it are written as they are.
+    """
+    new = Dataset(parent_encoding=encoding)
+    implicit, little = item.original_encoding
+    if implicit is None:
+        implicit, little = fallback
+    new.set_original_encoding(implicit, little, item.original_character_set)
+    return new
+
+
 class FinalElement(DataElement):
     """An element an operator has finished with: the engine writes it without applying
     any rule to it again (for operators that build items themselves and then hand the
@@ -124,7 +157,9 @@ __all__ = [
     "STRING_VRS",
     "TEXT_VRS",
     "FinalElement",
+    "charset_of",
     "dummy_value",
+    "empty_item",
     "empty_value",
     "read_element",
     "values_of",

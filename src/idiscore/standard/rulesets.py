@@ -92,16 +92,14 @@ def _column_rules(column: str) -> tuple[Rule, ...]:
         if pattern == "ggggeeee" and column == "retain_safe_private":
             # "C" on all private attributes: keep exactly those of Table E.3.10-1
             continue
-        operator = ActionCode.parse(code).operator()
+        operator = _operator(code)
         if column == "clean_structured_content" and code == "C":
             from idiscore.operators.structured import CleanStructuredContent
 
             operator = CleanStructuredContent()
         rules.append(Rule(identifier_for(pattern), operator))
     if column == "retain_safe_private":
-        from idiscore.operators import Keep
-
-        rules.extend(Rule(ident, Keep()) for ident in safe_private_identifiers())
+        rules.extend(Rule(ident, _operator("K")) for ident in safe_private_identifiers())
     if column == "basic":
         rules.extend(file_meta_rules())
         rules.append(Rule(RepeatingGroup("60xx,xxxx"), _operator("X")))
