@@ -56,6 +56,7 @@ import enum
 import functools
 import itertools
 import re
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -63,6 +64,7 @@ from typing import Any
 
 import pydicom
 from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import RawDataElement
 from pydicom.multival import MultiValue
 from pydicom.valuerep import PersonName
 
@@ -620,7 +622,63 @@ def _other_parts(value: str, vocabulary: Vocabulary) -> Iterator[str]:
     yield from distinctive
 
 
+_CHARSET_TAG = 0x00080005
+_IDENTITY_TAGS: tuple[int, ...] | None = None
+_IDENTITY_CACHE: dict[tuple[object, ...], frozenset[str]] = {}
+_IDENTITY_CACHE_SIZE = 256
+_IDENTITY_LOCK = threading.Lock()
+
+
+def _identity_key(dataset: pydicom.Dataset) -> tuple[object, ...] | None:
+    """The raw bytes :func:`identifying_values` depends on, or None if not all raw.
+
+    Every file of a series carries the same names and IDs: their identifying values
+    are computed once and looked up by these bytes afterwards.
+    """
+    global _IDENTITY_TAGS
+    if _IDENTITY_TAGS is None:
+        keywords = (*_PERSON_KEYWORDS, *_OTHER_KEYWORDS, *_NESTED, "SpecificCharacterSet")
+        _IDENTITY_TAGS = tuple(int(tag_for_keyword(k) or 0) for k in keywords)
+    elements = dataset._dict
+    key: list[object] = []
+    for tag in _IDENTITY_TAGS:
+        element = elements.get(tag)  # type: ignore[call-overload]
+        if element is None:
+            key.append(None)
+        elif type(element) is RawDataElement and element.value is not None:
+            key.append(element.value)
+        elif tag == _CHARSET_TAG:  # pydicom decodes it while reading
+            value = element.value
+            key.append(tuple(value) if isinstance(value, MultiValue | list) else value)
+        else:
+            return None
+    return tuple(key)
+
+
 def identifying_values(
+    dataset: pydicom.Dataset, *, vocabulary: Vocabulary | None = None
+) -> frozenset[str]:
+    """The identifying values of ``dataset`` (see :func:`find_identifying_values`).
+
+    With the default vocabulary, the result is remembered for the raw values it was
+    computed from (the last few hundred distinct ones).
+    """
+    if vocabulary is not None:
+        return find_identifying_values(dataset, vocabulary=vocabulary)
+    key = _identity_key(dataset)
+    if key is None:
+        return find_identifying_values(dataset)
+    found = _IDENTITY_CACHE.get(key)
+    if found is None:
+        found = find_identifying_values(dataset)
+        with _IDENTITY_LOCK:
+            while len(_IDENTITY_CACHE) >= _IDENTITY_CACHE_SIZE:
+                del _IDENTITY_CACHE[next(iter(_IDENTITY_CACHE))]
+            _IDENTITY_CACHE[key] = found
+    return found
+
+
+def find_identifying_values(
     dataset: pydicom.Dataset, *, vocabulary: Vocabulary | None = None
 ) -> frozenset[str]:
     """The identifying values of ``dataset`` to pass to :func:`clean_text`.

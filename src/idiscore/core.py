@@ -16,10 +16,11 @@ immutable values (raw element bytes, pixel data) with the input.
 
 from __future__ import annotations
 
+import os
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, runtime_checkable
 
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
@@ -39,10 +40,14 @@ from idiscore.errors import (
     DatasetRejectedError,
     DeidentificationError,
     IDISCoreError,
+    InputError,
 )
+from idiscore.fileio import DEFAULT_DEFER_SIZE, deferred_window
+from idiscore.fileio import read as read_file
+from idiscore.fileio import save as save_file
 from idiscore.identifiers import normalise_creator, tag_string
-from idiscore.operators.base import Context, _Shared
-from idiscore.operators.basic import Keep, Remove
+from idiscore.operators.base import Context, Operator, _Shared
+from idiscore.operators.basic import Empty, HashUID, Keep, Remove
 from idiscore.operators.values import FinalElement, charset_of, empty_item, read_element
 from idiscore.profile import CompiledRules, Profile
 from idiscore.rules import Rule
@@ -53,6 +58,8 @@ if TYPE_CHECKING:
 __all__ = ["Core", "DeidentificationInfo", "Insertion", "Profile"]
 
 _SQ = "SQ"
+#: VRs the raw fast paths leave to the operators (pydicom may change UN on decoding)
+_NO_FAST = frozenset({"SQ", "UN"})
 _SOP_CLASS_UID = 0x00080016
 _SOP_INSTANCE_UID = 0x00080018
 _MEDIA_SOP_CLASS_UID = 0x00020002
@@ -155,6 +162,8 @@ class Core:
             tuple(rs.code[1] for rs in profile.rule_sets if rs.code is not None),
         )
         self._rules: CompiledRules = profile.compiled
+        #: Raw shortcuts for Empty and HashUID (see ``_Walker``); off only to test them.
+        self.raw_fast_paths = True
 
     def __repr__(self) -> str:
         pixels = type(self.pixel_processor).__name__ if self.pixel_processor else None
@@ -190,11 +199,51 @@ class Core:
             warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom\.")
             return self._deidentify(dataset)
 
-    def _deidentify(self, dataset: Dataset) -> Dataset:
+    def deidentify_file(
+        self,
+        source: str | os.PathLike[str],
+        destination: str | os.PathLike[str] | BinaryIO,
+        *,
+        defer_size: int | None = DEFAULT_DEFER_SIZE,
+        force: bool = False,
+    ) -> Dataset:
+        """De-identify the file ``source`` into ``destination``; return the new dataset.
+
+        Gives the bytes of ``deidentify(dcmread(source)).save_as(destination)`` with
+        less work and memory: values larger than ``defer_size`` that no rule changes
+        (pixel data, mostly) are never loaded -- they are copied from ``source`` to
+        ``destination`` in chunks -- and unchanged elements are written as read
+        (see :mod:`idiscore.fileio`). A path ``destination`` is written to a
+        temporary file in the same folder and renamed when complete, so it never
+        exists half-written. ``source`` is only read.
+
+        The returned dataset may stream its large values from ``source``: read them
+        before ``source`` changes.
+
+        Raises:
+            InputError: ``source`` is not a readable DICOM file, or is ``destination``.
+            DatasetRejectedError, DeidentificationError: as :meth:`deidentify`.
+        """
+        from pydicom.errors import InvalidDicomError
+
+        path = os.fspath(source)
+        if isinstance(destination, str | os.PathLike) and _same_file(path, destination):
+            raise InputError(f"{path}: refusing to write the output over its own input")
+        try:
+            dataset = read_file(path, defer_size=defer_size, force=force)
+        except (InvalidDicomError, OSError, EOFError, ValueError) as exc:
+            raise InputError(f"{path}: not a readable DICOM file ({exc})") from exc
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom\.")
+            output = self._deidentify(dataset, stream_deferred=True)
+        save_file(output, destination)
+        return output
+
+    def _deidentify(self, dataset: Dataset, *, stream_deferred: bool = False) -> Dataset:
         pixels_will_be_cleaned = self._pixels_match(dataset)
         self.apply_bouncers(dataset, pixels_will_be_cleaned=pixels_will_be_cleaned)
         cleaned = self.apply_pixel_processing(dataset) if pixels_will_be_cleaned else dataset
-        output = self.apply_rules(cleaned)
+        output = self.apply_rules(cleaned, stream_deferred=stream_deferred)
         info = DeidentificationInfo(profile=self.profile, pixels_cleaned=pixels_will_be_cleaned)
         self.apply_insertions(output, info)
         return output
@@ -218,12 +267,22 @@ class Core:
         assert self.pixel_processor is not None
         return self.pixel_processor.clean(dataset)
 
-    def apply_rules(self, dataset: Dataset) -> Dataset:
-        """Step 3: a new dataset with every element processed by its rule."""
+    def apply_rules(self, dataset: Dataset, *, stream_deferred: bool = False) -> Dataset:
+        """Step 3: a new dataset with every element processed by its rule.
+
+        With ``stream_deferred``, deferred values (see :func:`idiscore.fileio.read`)
+        that are kept become :class:`~idiscore.fileio.FileWindow` values instead of
+        being read into memory.
+        """
         shared = _Shared(dataset, self.pseudonymizer)
         encoding = charset_of(dataset, "iso8859")
         context = Context(dataset, shared, options=self.options, encoding=encoding)
-        walker = _Walker(self._rules, _describe(dataset))
+        walker = _Walker(
+            self._rules,
+            dataset,
+            raw_fast_paths=self.raw_fast_paths,
+            stream_deferred=stream_deferred,
+        )
         shared.sequence_processor = walker._sequence
         implicit, little = dataset.original_encoding
         out: Dataset
@@ -277,6 +336,13 @@ class Core:
             else:
                 for element in insertion.elements(dataset, info):
                     dataset[element.tag] = element
+
+
+def _same_file(source: str, destination: str | os.PathLike[str]) -> bool:
+    try:
+        return os.path.samefile(source, destination)
+    except OSError:
+        return False
 
 
 def _sync_media_storage(meta: Dataset, dataset: Dataset) -> None:
@@ -339,17 +405,83 @@ def _is_sequence(element: DataElement | RawDataElement) -> bool:
     return False
 
 
+def _dictionary_vr(tag: int) -> str:
+    from pydicom.datadict import dictionary_VR
+
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return "UN"
+
+
+def _is_uid(element: RawDataElement) -> bool:
+    vr = element.VR
+    if vr is None:
+        return _dictionary_vr(int(element.tag)) == "UI"
+    return vr == "UI"
+
+
+def _raw_empty(element: RawDataElement) -> RawDataElement:
+    """*Empty* on a raw element: the same element with a zero-length value."""
+    return element._replace(length=0, value=b"")
+
+
+def _raw_uids(element: RawDataElement, uid: Callable[[str], str]) -> RawDataElement | None:
+    """*HashUID* on a raw UI element, decoded and encoded as pydicom does.
+
+    Returns the element itself when it has no value (as the operator does), None when
+    the value is not plain ASCII (the operator then handles it).
+    """
+    value = element.value
+    assert value is not None
+    try:
+        text = value.decode("ascii").rstrip("\0 ")
+    except UnicodeDecodeError:
+        return None
+    if not text:
+        return element
+    try:
+        new = "\\".join(uid(part.strip()) for part in text.split("\\")).encode("ascii")
+    except Exception:  # the operator reports it, with the element's path
+        return None
+    if len(new) % 2:
+        new += b"\0"
+    return element._replace(length=len(new), value=new)
+
+
 class _Walker:
-    """One walk over a dataset and all nested items, applying compiled rules."""
+    """One walk over a dataset and all nested items, applying compiled rules.
 
-    __slots__ = ("describe", "lookup")
+    Elements are decoded only when an operator needs their value. The built-in
+    operators whose result does not depend on the value's meaning have raw fast
+    paths that give the same bytes as the operator (tested against it): *Empty*
+    becomes a raw zero-length element, *HashUID* maps the raw UID bytes. An operator
+    that returns the element it was given unchanged gets the input's raw element,
+    byte for byte.
+    """
 
-    def __init__(self, rules: CompiledRules, describe: str) -> None:
+    __slots__ = ("_describe_source", "lookup", "raw_fast_paths", "stream_deferred")
+
+    def __init__(
+        self,
+        rules: CompiledRules,
+        source: Dataset,
+        *,
+        raw_fast_paths: bool = True,
+        stream_deferred: bool = False,
+    ) -> None:
         self.lookup = rules.lookup
-        self.describe = describe
+        self._describe_source = source
+        self.raw_fast_paths = raw_fast_paths
+        self.stream_deferred = stream_deferred
+
+    @property
+    def describe(self) -> str:
+        return _describe(self._describe_source)
 
     def walk(self, source: Dataset, context: Context, out: Dataset) -> None:
         lookup = self.lookup
+        fast = self.raw_fast_paths
         creators: dict[int, DataElement | RawDataElement] = {}
         creator_names: dict[int, str | None] = {}
         kept_blocks: set[int] = set()
@@ -383,26 +515,52 @@ class _Walker:
                 continue
 
             operation = None if rule is None else rule.operation
-            if type(operation) is Remove:
+            kind = type(operation)
+            if kind is Remove:
                 continue
-            if isinstance(element, RawDataElement) and element.value is None and element.length:
-                element = _load_deferred(source, element)
-            if operation is None or type(operation) is Keep:
+            raw = element if type(element) is RawDataElement else None
+            if raw is not None and raw.value is None and raw.length:
+                loaded = self._deferred(source, raw, operation)
+                if type(loaded) is not RawDataElement:
+                    out_dict[key] = loaded  # a streamed value: kept as it is
+                    if block_key >= 0:
+                        kept_blocks.add(block_key)
+                    continue
+                element = raw = loaded
+            result: DataElement | RawDataElement | None
+            if operation is None or kind is Keep:
                 if _is_sequence(element):
-                    result: DataElement | RawDataElement = self._sequence(
-                        self._decoded(source, tag, context), context
-                    )
+                    result = self._sequence(self._decoded(source, tag, context), context)
                 else:
                     result = _copy(element)
             else:
                 assert rule is not None
-                applied = self._apply(rule, source, tag, context)
-                if applied is None:
+                sequence = _is_sequence(element)
+                operation = operation.resolve(tag, sequence, context)
+                kind = type(operation)
+                if kind is Remove:
                     continue
-                result = applied
+                if kind is Keep:
+                    result = (
+                        self._sequence(self._decoded(source, tag, context), context)
+                        if sequence
+                        else _copy(element)
+                    )
+                elif (
+                    fast and raw is not None and not sequence and kind is Empty and raw.VR != "UN"
+                ):
+                    result = _raw_empty(raw)
+                elif fast and raw is not None and kind is HashUID and _is_uid(raw):
+                    result = _raw_uids(raw, context.pseudonymizer.uid)
+                    if result is None:  # not plain UIDs: let the operator decide
+                        result = self._apply(rule, operation, source, tag, context)
+                else:
+                    result = self._apply(rule, operation, source, tag, context)
+                if result is None:
+                    continue
             if block_key >= 0:
                 kept_blocks.add(block_key)
-            if isinstance(result, DataElement) and result.VR == _SQ:
+            if type(result) is not RawDataElement and result.VR == _SQ:
                 out[key] = result
             else:
                 out_dict[key] = result
@@ -410,15 +568,26 @@ class _Walker:
             if ((creator_tag >> 16) << 8) | (creator_tag & 0xFF) in kept_blocks:
                 out_dict[BaseTag(creator_tag)] = _copy(creator)
 
+    def _deferred(
+        self, source: Dataset, element: RawDataElement, operation: Operator | None
+    ) -> DataElement | RawDataElement:
+        """A deferred (not yet read) value: streamed from the file if kept, else read."""
+        if self.stream_deferred and (operation is None or type(operation) is Keep):
+            window = deferred_window(source, element)
+            if window is not None and not _is_sequence(element):
+                vr = element.VR or _dictionary_vr(int(element.tag))
+                return DataElement(element.tag, vr, window)
+        return _load_deferred(source, element)
+
     def _decoded(self, source: Dataset, tag: int, context: Context) -> DataElement:
         return read_element(source, tag, context.encoding)
 
     def _apply(
-        self, rule: Rule, source: Dataset, tag: int, context: Context
-    ) -> DataElement | None:
+        self, rule: Rule, operation: Operator, source: Dataset, tag: int, context: Context
+    ) -> DataElement | RawDataElement | None:
         try:
             element = self._decoded(source, tag, context)
-            result = rule.operation.apply(element, context)
+            result = operation.apply(element, context)
         except (DatasetRejectedError, DeidentificationError):
             raise
         except Exception as exc:
@@ -439,10 +608,13 @@ class _Walker:
                 path=self._path(context, tag),
                 context=self.describe,
             )
-        if result is element and isinstance(source._dict.get(BaseTag(tag)), DataElement):
-            result = DataElement(result.tag, result.VR, result.value)  # not the caller's object
-        if result.VR == _SQ and not rule.operation.handles_items:
+        if result.VR == _SQ and not operation.handles_items:
             return self._sequence(result, context)
+        if result is element:
+            original = source._dict.get(BaseTag(tag))
+            if type(original) is RawDataElement and original.value is not None:
+                return original  # unchanged: the input's bytes
+            return DataElement(result.tag, result.VR, result.value)  # not the caller's object
         return result
 
     def _sequence(self, element: DataElement, context: Context) -> DataElement:

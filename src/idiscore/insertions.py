@@ -10,6 +10,7 @@ really cleaned.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
@@ -63,31 +64,56 @@ def get_deidentification_method(
 
 def _code_item(code: tuple[str, str, str]) -> Dataset:
     item = Dataset()
-    item.CodeValue = code[1]
-    item.CodingSchemeDesignator = code[0]
-    item.CodeMeaning = code[2]
+    item[0x00080100] = DataElement(0x00080100, "SH", code[1])
+    item[0x00080102] = DataElement(0x00080102, "SH", code[0])
+    item[0x00080104] = DataElement(0x00080104, "LO", code[2])
     return item
 
 
 class StandardInsertions:
     """The PS3.15 insertions, derived from what was actually applied to a dataset."""
 
+    def __init__(self) -> None:
+        # what the insertions are for a profile (and pixel cleaning) is worked out once
+        self._plans: dict[tuple[int, bool], tuple[Profile, list[tuple[str, str, str]], Any, str]]
+        self._plans = {}
+
+    def _plan(
+        self, profile: Profile, pixels_cleaned: bool
+    ) -> tuple[list[tuple[str, str, str]], Any, str]:
+        key = (id(profile), pixels_cleaned)
+        plan = self._plans.get(key)
+        if plan is None or plan[0] is not profile:
+            codes = applied_codes(profile, pixels_cleaned)
+            values = {code[1] for code in codes}
+            if OPTION_CODES["retain_long_modified_dates"] in values:
+                longitudinal = "MODIFIED"
+            elif OPTION_CODES["retain_long_full_dates"] in values:
+                longitudinal = "UNMODIFIED"
+            else:
+                longitudinal = "REMOVED"
+            method = get_deidentification_method(profile).value
+            plan = (profile, codes, method, longitudinal)
+            if len(self._plans) > 64:
+                self._plans.clear()
+            self._plans[key] = plan
+        return plan[1], plan[2], plan[3]
+
     def elements(self, dataset: Dataset, info: DeidentificationInfo) -> Iterable[DataElement]:
-        codes = applied_codes(info.profile, info.pixels_cleaned)
-        values = {code[1] for code in codes}
+        codes, method, longitudinal = self._plan(info.profile, info.pixels_cleaned)
         yield DataElement(0x00120062, "CS", "YES")
-        yield get_deidentification_method(info.profile)
+        yield DataElement(0x00120063, "LO", list(method) if isinstance(method, list) else method)
         if codes:
             yield DataElement(0x00120064, "SQ", Sequence([_code_item(c) for c in codes]))
-        if OPTION_CODES["retain_long_modified_dates"] in values:
-            longitudinal = "MODIFIED"
-        elif OPTION_CODES["retain_long_full_dates"] in values:
-            longitudinal = "UNMODIFIED"
-        else:
-            longitudinal = "REMOVED"
         yield DataElement(0x00280303, "CS", longitudinal)
         if info.pixels_cleaned:
             yield DataElement(0x00280301, "CS", "NO")
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._plans = {}
 
     def __repr__(self) -> str:
         return "StandardInsertions()"

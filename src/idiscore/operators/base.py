@@ -34,7 +34,14 @@ if TYPE_CHECKING:
 class _Shared:
     """Values computed at most once per de-identified dataset, shared by all contexts."""
 
-    __slots__ = ("_date_shift", "_identifying", "pseudonymizer", "root", "sequence_processor")
+    __slots__ = (
+        "_date_shift",
+        "_identifying",
+        "_sop_class",
+        "pseudonymizer",
+        "root",
+        "sequence_processor",
+    )
 
     def __init__(self, root: Dataset, pseudonymizer: Pseudonymizer | None) -> None:
         self.root = root
@@ -42,6 +49,7 @@ class _Shared:
         self.sequence_processor: Callable[[DataElement, Context], DataElement] | None = None
         self._identifying: frozenset[str] | None = None
         self._date_shift: int | None = None
+        self._sop_class: str | None = None
 
 
 class Context:
@@ -127,6 +135,22 @@ class Context:
         return self._shared._identifying
 
     @property
+    def sop_class_uid(self) -> str:
+        """The root dataset's SOP Class UID ('' when it has none)."""
+        shared = self._shared
+        if shared._sop_class is None:
+            from idiscore.operators.values import read_element
+
+            value = ""
+            if 0x00080016 in shared.root._dict:
+                try:
+                    value = str(read_element(shared.root, 0x00080016, "iso8859").value or "")
+                except Exception:  # an undecodable SOP Class: as if absent
+                    value = ""
+            shared._sop_class = value
+        return shared._sop_class
+
+    @property
     def date_shift_days(self) -> int:
         """The keyed per-patient date shift (from PatientID and IssuerOfPatientID)."""
         if self._shared._date_shift is None:
@@ -152,6 +176,12 @@ class Operator(ABC):
     @abstractmethod
     def apply(self, element: DataElement, context: Context) -> DataElement | None:
         """Return the de-identified element, or None to remove it."""
+
+    def resolve(self, tag: int, is_sequence: bool, context: Context) -> Operator:
+        """The operator that handles element ``tag`` in ``context``: ``self``, except for
+        operators that choose between others (such as compound action codes), which
+        return their choice. The engine calls it before decoding the element's value."""
+        return self
 
     def _params(self) -> tuple[Any, ...]:
         """Constructor arguments, used for repr and equality."""

@@ -308,6 +308,8 @@ class Clean(Operator):
             cleaned = _map_values(
                 element, lambda v: _cached_clean(str(v), identifying) or DUMMY_STRINGS[vr]
             )
+            if cleaned == _map_values(element, str):
+                return element  # nothing to clean: the element as it was
             return with_value(element, cleaned)
         if vr == "DA":
             days = context.date_shift_days

@@ -103,19 +103,18 @@ class ByAttributeType(Operator):
     def _params(self) -> tuple[Any, ...]:
         return (self.code,)
 
-    def resolve(self, element: DataElement, context: Context) -> Operator:
-        """The operator for ``element`` in ``context``'s IOD."""
-        sop_class = context.root.get("SOPClassUID")
+    def resolve(self, tag: int, is_sequence: bool, context: Context) -> Operator:
+        """The operator for element ``tag`` in ``context``'s IOD."""
         key = _resolve_key(
-            str(sop_class) if sop_class else "",
-            int(element.tag),
+            context.sop_class_uid,
+            int(tag),
             context.path,
-            self.code == "X/Z/U*" and element.VR == "SQ",
+            self.code == "X/Z/U*" and is_sequence,
         )
         return self._operators[key]
 
     def apply(self, element: DataElement, context: Context) -> DataElement | None:
-        operator = self.resolve(element, context)
+        operator = self.resolve(int(element.tag), element.VR == "SQ", context)
         result = operator.apply(element, context)
         if result is not None and result.VR == "SQ" and not operator.handles_items:
             return context.process_sequence(result)
