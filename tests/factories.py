@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+from pathlib import Path
 from typing import Any
 
 import pydicom
@@ -145,3 +146,74 @@ def assert_unchanged(ds: Dataset, before: Dataset) -> None:
 
 def new_uid() -> str:
     return str(generate_uid(prefix="1.2.826.0.1.3680043.8.498."))
+
+
+#: (PatientID, IssuerOfPatientID, PatientName, PatientBirthDate) of :func:`linked_datasets`.
+LINKED_PATIENTS = (
+    ("PID-ALPHA-7731", "", "Alpha^Alice", "19610203"),
+    ("PID-BRAVO-8842", "HOSPITAL-NORTH", "Bravo^Bob^J", "19750611"),
+    ("PID-CHARLIE-9953", "", "Charlie^Carol", "19881224"),
+)
+
+
+def linked_datasets() -> dict[str, Dataset]:
+    """Small files of 3 patients, 2 studies each, that refer to one another.
+
+    Keys are relative file names (``pA/study1/i0.dcm``). Within a series the second image
+    refers to the first (SourceImageSequence > ReferencedImageSequence), and each study's
+    second series refers to an image of the first study of the same patient. UIDs are
+    fixed, so the set is the same in every call; there is no pixel data.
+    """
+    files: dict[str, Dataset] = {}
+    serial = 100
+    for p, (patient_id, issuer, name, birth) in enumerate(LINKED_PATIENTS):
+        first_study_image = ""
+        for study in range(2):
+            study_uid = f"1.2.826.0.1.3680043.8.498.{p + 1}.{study + 1}"
+            study_date = f"20{18 + 2 * study + p}0{3 + study}1{p}"
+            for series in range(2):
+                series_uid = f"{study_uid}.{series + 1}"
+                previous = first_study_image if series == 1 else ""
+                for image in range(2):
+                    serial += 1
+                    ds = sop_dataset(
+                        PatientID=patient_id,
+                        PatientName=name,
+                        PatientBirthDate=birth,
+                        StudyDate=study_date,
+                        SeriesDate=study_date,
+                        AcquisitionDateTime=f"{study_date}1015{image}0.25+0100",
+                        AccessionNumber=f"ACC{p}{study}{series}-{serial}",
+                        InstitutionName="Saint Elsewhere Hospital",
+                        ReferringPhysicianName="Ehrlich^Donald",
+                        StudyID=f"S{serial}",
+                    )
+                    if issuer:
+                        ds.IssuerOfPatientID = issuer
+                    ds.StudyInstanceUID = study_uid
+                    ds.SeriesInstanceUID = series_uid
+                    ds.SOPInstanceUID = f"{series_uid}.{image + 1}.{serial}"
+                    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+                    if previous:
+                        inner = Dataset()
+                        inner.ReferencedSOPClassUID = CT_IMAGE_STORAGE
+                        inner.ReferencedSOPInstanceUID = previous
+                        middle = Dataset()
+                        middle.ReferencedImageSequence = Sequence([inner])
+                        ds.SourceImageSequence = Sequence([middle])
+                    previous = ds.SOPInstanceUID
+                    if not first_study_image:
+                        first_study_image = ds.SOPInstanceUID
+                    files[f"p{'ABC'[p]}/study{study + 1}/s{series + 1}i{image}.dcm"] = ds
+    return files
+
+
+def write_linked_files(folder: Path) -> list[Path]:
+    """Write :func:`linked_datasets` below ``folder``; the paths written, sorted."""
+    paths = []
+    for relative, ds in linked_datasets().items():
+        path = Path(folder) / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return sorted(paths)

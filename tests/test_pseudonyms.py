@@ -738,3 +738,43 @@ def test_recorder_rejects_unknown_file_type(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
         MappingRecorder().write(tmp_path / "map.json")
     assert os.listdir(tmp_path) == []
+
+
+def test_merge_returns_the_new_entries_only() -> None:
+    recorder = MappingRecorder([("uid", "1.1", "2.25.1")])
+    added = recorder.merge(
+        [("uid", "1.1", "2.25.1"), ("uid", "1.2", "2.25.2"), ("uid", "1.2", "2.25.2")]
+    )
+    assert added == [("uid", "1.2", "2.25.2")] and len(recorder) == 2
+    assert recorder.merge(MappingRecorder([("uid", "1.1", "2.25.1")])) == []
+
+
+def test_mapping_file_format_from_the_suffix() -> None:
+    assert MappingRecorder.file_format("a/b.CSV") == "csv"
+    assert MappingRecorder.file_format(Path("b.sqlite")) == MappingRecorder.file_format("b.db")
+    with pytest.raises(ConfigurationError, match="must end in"):
+        MappingRecorder.file_format("b.txt")
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("map.csv", b"Secret^Name,PID-123\n"),
+        ("map.csv", b"kind,original,pseudonym\nname,Secret^Name\n"),
+        ("map.csv", b"kind,original,pseudonym\nname,\xff\xfe,x\n"),
+        ("map.csv", b""),
+        ("map.db", b"Secret^Name is not a database"),
+        ("missing.sqlite", None),
+        ("missing.csv", None),
+    ],
+)
+def test_reading_a_damaged_mapping_is_a_configuration_error(
+    tmp_path: Path, name: str, content: bytes | None
+) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ConfigurationError) as caught:
+        MappingRecorder.read(path)
+    assert "Secret" not in str(caught.value) and "PID" not in str(caught.value)
+    assert sorted(os.listdir(tmp_path)) == ([name] if content is not None else [])

@@ -675,12 +675,22 @@ class MappingRecorder:
         with self._lock:
             self._entries[(kind, original, pseudonym)] = None
 
-    def merge(self, other: MappingRecorder | Iterable[tuple[str, str, str]]) -> None:
-        """Add the entries of another recorder (or an iterable of triples)."""
+    def merge(
+        self, other: MappingRecorder | Iterable[tuple[str, str, str]]
+    ) -> list[tuple[str, str, str]]:
+        """Add the entries of another recorder (or an iterable of triples).
+
+        Returns the triples that were not known yet, in the order they came.
+        """
         triples = other.entries() if isinstance(other, MappingRecorder) else list(other)
+        added: list[tuple[str, str, str]] = []
         with self._lock:
             for kind, original, pseudonym in triples:
-                self._entries[(kind, original, pseudonym)] = None
+                entry = (kind, original, pseudonym)
+                if entry not in self._entries:
+                    self._entries[entry] = None
+                    added.append(entry)
+        return added
 
     def entries(self) -> list[tuple[str, str, str]]:
         """All distinct entries, sorted."""
@@ -707,7 +717,7 @@ class MappingRecorder:
         writer = _write_csv if _is_csv(target) else _write_sqlite
         entries = self.entries()
         fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
+        os.close(fd)  # mkstemp created it readable and writable by the owner only
         try:
             writer(temp, entries)
             os.replace(temp, target)
@@ -715,26 +725,82 @@ class MappingRecorder:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
             raise
+        _fsync_folder(target.parent)
         return target
 
     @classmethod
     def read(cls, path: str | os.PathLike[str]) -> MappingRecorder:
-        """Load a file written by :meth:`write` (to merge with before writing again)."""
+        """Load a file written by :meth:`write` (to merge with before writing again).
+
+        Raises:
+            ConfigurationError: the file cannot be read or is not a mapping file. The
+                message never quotes its content.
+        """
         target = Path(path)
-        if _is_csv(target):
-            with open(target, newline="", encoding="utf-8", errors="surrogatepass") as handle:
-                rows = list(csv.reader(handle))[1:]
-        else:
-            with contextlib.closing(sqlite3.connect(target)) as db:
-                rows = db.execute("SELECT kind, original, pseudonym FROM mapping").fetchall()
-        return cls((kind, original, pseudonym) for kind, original, pseudonym in rows)
+        csv_format = _is_csv(target)
+        try:
+            rows = _read_csv(target) if csv_format else _read_sqlite(target)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot read mapping file {os.fspath(path)!r}: {exc.strerror or exc}"
+            ) from None
+        except (UnicodeDecodeError, csv.Error, sqlite3.Error):
+            rows = None
+        if rows is None or any(len(row) != len(_RECORDER_COLUMNS) for row in rows):
+            raise ConfigurationError(
+                f"{os.fspath(path)!r} is not an idiscore mapping file "
+                f"({'a CSV file with columns' if csv_format else 'a table mapping with'} "
+                f"{', '.join(_RECORDER_COLUMNS)})"
+            )
+        return cls((str(kind), str(original), str(new)) for kind, original, new in rows)
+
+    @staticmethod
+    def file_format(path: str | os.PathLike[str]) -> str:
+        """``"csv"`` or ``"sqlite"``, from the suffix of ``path``.
+
+        Raises:
+            ConfigurationError: the suffix is not ``.csv``, ``.sqlite`` or ``.db``.
+        """
+        return "csv" if _is_csv(Path(path)) else "sqlite"
 
 
 def _is_csv(path: Path) -> bool:
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".sqlite", ".db"):
-        raise ConfigurationError(f"mapping file must end in .csv, .sqlite or .db: {path}")
+        raise ConfigurationError(
+            f"mapping file must end in .csv, .sqlite or .db: {os.fspath(path)!r}"
+        )
     return suffix == ".csv"
+
+
+def _read_csv(path: Path) -> list[list[str]] | None:
+    with open(path, newline="", encoding="utf-8", errors="surrogatepass") as handle:
+        rows = list(csv.reader(handle))
+    if not rows or [cell.strip().lower() for cell in rows[0]] != list(_RECORDER_COLUMNS):
+        return None
+    return rows[1:]
+
+
+def _read_sqlite(path: Path) -> list[Any]:
+    if not path.is_file():
+        raise FileNotFoundError(2, "No such file", os.fspath(path))
+    uri = path.absolute().as_uri() + "?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+        return db.execute("SELECT kind, original, pseudonym FROM mapping").fetchall()
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (where the platform allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows cannot open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some file systems refuse
+        pass
+    finally:
+        os.close(fd)
 
 
 def _write_csv(path: str, entries: list[tuple[str, str, str]]) -> None:

@@ -11,6 +11,7 @@ Modules: :mod:`~idiscore.batch.sources` (discovery and DICOM sniffing),
 :mod:`~idiscore.batch.engines` (in-process and process-pool engines),
 :mod:`~idiscore.batch.writer` (layouts, atomic writes, quarantine),
 :mod:`~idiscore.batch.report` (the JSON-lines report and resume),
+:mod:`~idiscore.batch.mapping` (the opt-in mapping file: original -> pseudonym),
 :mod:`~idiscore.batch.safety` (refusing unsafe path combinations).
 """
 

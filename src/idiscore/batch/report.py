@@ -61,6 +61,9 @@ class FileResult:
     key: str | None = None
     #: where a worker wrote the new file before the batch commits it (never reported)
     temp: str | None = field(default=None, repr=False)
+    #: the (kind, original, pseudonym) entries used for this file, when the batch records
+    #: a mapping; consumed by the batch, never reported (the originals are PHI)
+    mapping: list[tuple[str, str, str]] | None = field(default=None, repr=False)
 
     def to_json(self) -> str:
         record: dict[str, Any] = {

@@ -8,6 +8,11 @@ copies rejected and failed inputs to the quarantine folder and writes one report
 Only the main process decides whether an output path is free, so two inputs that map to
 the same output are detected deterministically: the later one (in discovery order) fails.
 
+With ``mapping`` set, every result of a written file also carries the pseudonyms used for it
+(``FileResult.mapping``); the main process collects them for the outputs it commits and
+writes the mapping file at the end (see :mod:`idiscore.batch.mapping`). Without it nothing
+is recorded.
+
 Inputs are opened read-only and never written. Errors of one file never stop the batch;
 ``KeyboardInterrupt`` stops it cleanly (no partial output file, a valid report) and the
 returned summary says it was interrupted.
@@ -15,6 +20,7 @@ returned summary says it was interrupted.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import time
@@ -29,6 +35,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from idiscore.batch.engines import Engine, InProcessEngine, ProcessPoolEngine
+from idiscore.batch.mapping import MappingFile
 from idiscore.batch.report import (
     STATUSES,
     FileResult,
@@ -55,6 +62,7 @@ from idiscore.errors import (
     DeidentificationError,
     InputError,
 )
+from idiscore.pseudonyms import MappingRecorder
 
 if TYPE_CHECKING:
     from idiscore.core import Core
@@ -86,8 +94,13 @@ class BatchOptions:
         layout: ``"mirror"`` or ``"patient"`` (see :mod:`idiscore.batch.writer`).
         report: JSON-lines report file (see :mod:`idiscore.batch.report`), or None.
         quarantine: folder that receives copies of rejected and failed inputs, or None.
-        resume: skip inputs the report lists as done, and append to the report.
+        resume: skip inputs the report lists as done, and append to the report (and to
+            the mapping file).
         workers: 1 runs in this process; more uses a process pool.
+        mapping: file (``.csv``, ``.sqlite`` or ``.db``) that receives every pseudonym the
+            outputs use, with its original value, or None (nothing is recorded). It
+            re-identifies patients, so it must lie outside the output and input folders;
+            an existing one is only added to when resuming, never overwritten.
     """
 
     output: Path
@@ -96,6 +109,7 @@ class BatchOptions:
     quarantine: Path | None = None
     resume: bool = False
     workers: int = 1
+    mapping: Path | None = None
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -106,6 +120,8 @@ class BatchOptions:
             raise ConfigurationError("workers must be at least 1")
         if self.resume and self.report is None:
             raise ConfigurationError("resume needs the report of the earlier run")
+        if self.mapping is not None:
+            MappingRecorder.file_format(self.mapping)
 
 
 @dataclass(frozen=True)
@@ -231,19 +247,36 @@ class FileProcessor:
 
     Returns a :class:`FileResult`; a ``done`` result carries the temporary file in
     ``temp`` and its final path in ``output``, for the batch to commit.
+
+    With ``record_mapping`` the processor works with its own copy of the core's
+    pseudonymizer (the caller's is left alone), gives it a fresh recorder for every input,
+    and a ``done`` result carries that input's (kind, original, pseudonym) entries in
+    ``mapping``. Not for use by several threads at once.
     """
 
-    def __init__(self, core: Core, output: Path, layout: str) -> None:
+    def __init__(
+        self, core: Core, output: Path, layout: str, *, record_mapping: bool = False
+    ) -> None:
+        if record_mapping:
+            core = copy.copy(core)
+            core.pseudonymizer = copy.copy(core.pseudonymizer)
+            core.pseudonymizer.recorder = MappingRecorder()
         self.core = core
         self.output = Path(output).absolute()
         self.layout = layout
+        self.record_mapping = record_mapping
         self.key = core.pseudonymizer.key_fingerprint
 
     def __call__(self, task: Task) -> FileResult:
         start = time.perf_counter()
         result = FileResult(status="failed", input=task.path)
+        recorder = None
+        if self.record_mapping:
+            recorder = self.core.pseudonymizer.recorder = MappingRecorder()
         try:
             self._process(task, result)
+            if recorder is not None and result.status == "done":
+                result.mapping = recorder.entries()
         except (KeyboardInterrupt, SystemExit):
             raise
         except MemoryError:
@@ -334,15 +367,21 @@ class _Committer:
         options: BatchOptions,
         report: ReportWriter | None,
         state: ResumeState | None,
+        mapping: MappingFile | None = None,
     ) -> None:
         self.options = options
         self.report = report
         self.state = state
+        self.mapping = mapping
         self.claimed: set[bytes] = set()
 
     def finish(self, task: Task, result: FileResult) -> FileResult:
         if result.status == "done":
             self._commit(result)
+        if self.mapping is not None and result.mapping is not None:
+            if result.status == "done":  # committed: journaled before it is reported
+                self.mapping.add(result.mapping)
+            result.mapping = None
         if result.status in ("rejected", "failed") and self.options.quarantine is not None:
             self._quarantine(task, result)
         if self.report is not None:
@@ -408,19 +447,27 @@ def run_batch(
     line written). Returns the counters; ``summary.interrupted`` is True if the run was
     stopped with Ctrl-C (``KeyboardInterrupt``), which is not re-raised.
 
+    With ``options.mapping`` the pseudonyms of every committed output are collected and the
+    mapping file is written once at the end, also after an interruption (see
+    :mod:`idiscore.batch.mapping`).
+
     Raises:
-        ConfigurationError: unsafe or invalid paths or options, or an existing report
-            without ``resume`` (before anything is written).
+        ConfigurationError: unsafe or invalid paths or options, or an existing report or
+            mapping file without ``resume`` (before anything is written).
         InputError: an input does not exist.
+        OSError: the mapping file could not be written at the end (its entries stay in
+            its journal, and a resumed run writes them).
     """
     inputs = list(inputs)
-    check_paths(inputs, options.output, options.quarantine, options.report)
+    check_paths(inputs, options.output, options.quarantine, options.report, options.mapping)
     if not options.resume and options.report is not None and _non_empty(options.report):
         raise ConfigurationError(
             f"the report {os.fspath(options.report)!r} already exists; resume that run "
             "(resume=True, --resume) or choose another report file"
         )
-    processor = FileProcessor(core, options.output, options.layout)
+    processor = FileProcessor(
+        core, options.output, options.layout, record_mapping=options.mapping is not None
+    )
     state: ResumeState | None = None
     summary = BatchSummary()
     started = time.perf_counter()
@@ -431,11 +478,27 @@ def run_batch(
         summary.temp_files_removed = sweep_temp_files(processor.output)
     if engine is None:
         engine = _engine(processor, options.workers)
-    processor.output.mkdir(parents=True, exist_ok=True)
-    report = (
-        ReportWriter(options.report, append=options.resume) if options.report is not None else None
+    mapping = (
+        MappingFile.open(
+            options.mapping,
+            resume=options.resume,
+            done_before=state is not None and bool(state.done_inputs),
+        )
+        if options.mapping is not None
+        else None
     )
-    committer = _Committer(options, report, state)
+    try:
+        processor.output.mkdir(parents=True, exist_ok=True)
+        report = (
+            ReportWriter(options.report, append=options.resume)
+            if options.report is not None
+            else None
+        )
+    except BaseException:
+        if mapping is not None:
+            mapping.abandon()
+        raise
+    committer = _Committer(options, report, state, mapping)
 
     def tasks() -> Iterator[Task]:
         for candidate in discover(inputs):
@@ -459,11 +522,15 @@ def run_batch(
     finally:
         if pending is not None:
             discard(pending.temp)
+            if mapping is not None:
+                mapping.add_if_committed(pending)
         close = getattr(results, "close", None)
         if close is not None:
             close()
         if report is not None:
             report.close()
+        if mapping is not None:
+            mapping.close()
         summary.seconds = time.perf_counter() - started
     return summary
 
@@ -496,7 +563,7 @@ def plan_batch(
     meta cannot be read). Bouncers are not run: a dry run cannot predict rejections.
     """
     inputs = list(inputs)
-    check_paths(inputs, options.output, options.quarantine, options.report)
+    check_paths(inputs, options.output, options.quarantine, options.report, options.mapping)
     output = Path(options.output).absolute()
     state = load_resume_state(options.report) if options.resume and options.report else None
     summary = BatchSummary(dry_run=True)

@@ -7,7 +7,11 @@ Checked before anything is written (paths are compared after resolving symbolic 
 * no input may lie inside the output folder;
 * the quarantine folder and the report file must not lie inside an input folder either,
   and the report must not be an input file;
-* the output and quarantine folders must not be existing files.
+* the output and quarantine folders must not be existing files;
+* the mapping file (original value -> pseudonym) must lie neither inside the output folder
+  nor inside an input folder, and must not be an input, the report or a folder: it
+  re-identifies patients, so it must never travel with the de-identified files, nor be
+  left among the originals where the next run or a copy of the inputs would pick it up.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ def check_paths(
     output: str | os.PathLike[str],
     quarantine: str | os.PathLike[str] | None = None,
     report: str | os.PathLike[str] | None = None,
+    mapping: str | os.PathLike[str] | None = None,
 ) -> None:
     """Raise :class:`ConfigurationError` for an unsafe combination of paths (module docs)."""
     out = _real(output)
@@ -60,6 +65,7 @@ def check_paths(
     reported = _real(report) if report is not None else None
     if reported is not None and reported.is_dir():
         raise ConfigurationError(f"report {os.fspath(report)!r} is a folder")  # type: ignore[arg-type]
+    mapped = _check_mapping(mapping, out, output, reported)
     for text, path in _expanded(inputs):
         if path.is_dir():
             if _inside(out, path):
@@ -73,11 +79,43 @@ def check_paths(
                 )
             if reported is not None and _inside(reported, path):
                 raise ConfigurationError(f"the report file is inside the input folder {text!r}")
+            if mapped is not None and _inside(mapped, path):
+                raise ConfigurationError(
+                    f"the mapping file is inside the input folder {text!r}: it links "
+                    f"pseudonyms to real identities (it re-identifies patients), so {_KEEP_APART}"
+                )
         elif reported is not None and path == reported:
             raise ConfigurationError(f"the report file is the input file {text!r}")
+        elif mapped is not None and path == mapped:
+            raise ConfigurationError(f"the mapping file is the input file {text!r}")
         if _inside(path, out):
             raise ConfigurationError(
                 f"the input {text!r} is inside the output folder {os.fspath(output)!r}"
             )
         if quarantined is not None and _inside(path, quarantined):
             raise ConfigurationError(f"the input {text!r} is inside the quarantine folder")
+
+
+_KEEP_APART = "keep it outside every input and output folder, as safe as the key"
+
+
+def _check_mapping(
+    mapping: str | os.PathLike[str] | None,
+    out: Path,
+    output: str | os.PathLike[str],
+    reported: Path | None,
+) -> Path | None:
+    if mapping is None:
+        return None
+    mapped = _real(mapping)
+    if mapped.is_dir():
+        raise ConfigurationError(f"mapping {os.fspath(mapping)!r} is a folder")
+    if _inside(mapped, out):
+        raise ConfigurationError(
+            f"the mapping file {os.fspath(mapping)!r} is inside the output folder "
+            f"{os.fspath(output)!r}: it links pseudonyms to real identities (it re-identifies "
+            f"patients) and would travel with the de-identified files; {_KEEP_APART}"
+        )
+    if reported is not None and mapped == reported:
+        raise ConfigurationError("the mapping file and the report must be different files")
+    return mapped

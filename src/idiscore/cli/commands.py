@@ -158,7 +158,19 @@ def _verbosity(quiet: bool, verbose: int) -> int:
     default=None,
     help="Folder receiving copies of rejected and failed inputs.",
 )
-@click.option("--resume", is_flag=True, help="Skip inputs the report lists as done; append to it.")
+@click.option(
+    "--mapping",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Record every pseudonym used, with its original value, in this file (.csv, or "
+    ".sqlite/.db). It re-identifies patients: it must be outside the input and output "
+    "folders; keep it as safe as the key.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Skip inputs the report lists as done; append to it (and add to --mapping).",
+)
 @click.option("--dry-run", is_flag=True, help="Discover and classify inputs; write nothing.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the summary.")
 @click.option("-v", "--verbose", count=True, help="A line per input.")
@@ -171,6 +183,7 @@ def deidentify(
     layout: str,
     report: Path | None,
     quarantine: Path | None,
+    mapping: Path | None,
     resume: bool,
     dry_run: bool,
     quiet: bool,
@@ -199,6 +212,7 @@ def deidentify(
         quarantine=quarantine,
         resume=resume,
         workers=workers or default_workers(),
+        mapping=mapping,
     )
     console = _console()
     verbosity = _verbosity(quiet, verbose)
@@ -238,6 +252,12 @@ def deidentify(
         )
     if report is not None and verbosity >= 0:
         console.print(f"report: {report}", markup=False)
+    if mapping is not None and verbosity >= 0:
+        console.print(
+            f"mapping: {mapping} (it re-identifies patients: keep it as safe as the key)",
+            markup=False,
+            soft_wrap=True,
+        )
     if summary.interrupted:
         _error_console().print(
             "[bold red]interrupted[/]: the report is complete up to here; "
