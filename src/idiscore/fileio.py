@@ -20,6 +20,7 @@ values straight from the input file:
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import struct
@@ -28,14 +29,17 @@ from collections.abc import Callable
 from typing import IO, Any, BinaryIO
 
 from pydicom import dcmread
+from pydicom.charset import convert_encodings
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.filebase import DicomFileLike, DicomIO
+from pydicom.filebase import DicomBytesIO, DicomFileLike, DicomIO
 from pydicom.filewriter import (
     dcmwrite,
     write_data_element,
+    write_dataset,
     write_file_meta_info,
 )
+from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
@@ -244,14 +248,27 @@ def _write(
     _write_dataset(fp, dataset, encoding)
 
 
-def _write_dataset(fp: DicomIO, dataset: Dataset, encoding: tuple[bool, bool]) -> None:
-    """pydicom's ``write_dataset`` for a dataset in its own encoding, raw values copied."""
+def _write_dataset(
+    fp: DicomIO,
+    dataset: Dataset,
+    encoding: tuple[bool, bool],
+    parent_charset: str | list[str] = "iso8859",
+) -> None:
+    """pydicom's ``write_dataset``, with raw values and sequences written directly.
+
+    A dataset (or item) whose elements pydicom would re-encode (another encoding or
+    character set than it was read with) is handed to pydicom as a whole.
+    """
+    if (
+        dataset.original_encoding != encoding
+        or dataset.original_character_set != dataset._character_set
+    ):
+        write_dataset(fp, dataset, parent_encoding=parent_charset)
+        return
     implicit, little = encoding
-    order = "<" if little else ">"
-    implicit_header = struct.Struct(order + "HHL").pack
-    short_header = struct.Struct(order + "HH2sH").pack
-    long_header = struct.Struct(order + "HH2sHL").pack
-    charset = dataset.get("SpecificCharacterSet", "iso8859")
+    headers = _headers(little)
+    implicit_header, short_header, long_header = headers
+    charset = dataset.get("SpecificCharacterSet", parent_charset)
     write: Callable[[bytes], int] = fp.write
     elements = dataset._dict
     for tag in sorted(elements):
@@ -260,7 +277,7 @@ def _write_dataset(fp: DicomIO, dataset: Dataset, encoding: tuple[bool, bool]) -
         element = elements[tag]
         value = element.value
         if (
-            type(element) is RawDataElement
+            isinstance(element, RawDataElement)
             and type(value) is bytes
             and element.length != _UNDEFINED
         ):
@@ -276,4 +293,57 @@ def _write_dataset(fp: DicomIO, dataset: Dataset, encoding: tuple[bool, bool]) -
                 if length <= 0xFFFF:
                     write(short_header(tag >> 16, tag & 0xFFFF, vr.encode(), length) + value)
                     continue
+        elif (
+            isinstance(element, DataElement) and element.VR == "SQ" and isinstance(value, Sequence)
+        ):
+            _write_sequence(fp, element, value, charset, encoding)
+            continue
         write_data_element(fp, dataset.get_item(tag), charset)
+
+
+@functools.cache
+def _headers(
+    little: bool,
+) -> tuple[Callable[..., bytes], Callable[..., bytes], Callable[..., bytes]]:
+    order = "<" if little else ">"
+    return (
+        struct.Struct(order + "HHL").pack,
+        struct.Struct(order + "HH2sH").pack,
+        struct.Struct(order + "HH2sHL").pack,
+    )
+
+
+def _write_sequence(
+    fp: DicomIO,
+    element: DataElement,
+    items: Sequence,
+    charset: str | list[str] | None,
+    encoding: tuple[bool, bool],
+) -> None:
+    """A sequence element as pydicom writes it (items with their lengths)."""
+    implicit, little = encoding
+    encodings = convert_encodings(charset or "iso8859")
+    implicit_header = _headers(little)[0]
+    body = DicomBytesIO()
+    body.is_implicit_VR, body.is_little_endian = encoding
+    for item in items:
+        content = DicomBytesIO()
+        content.is_implicit_VR, content.is_little_endian = encoding
+        _write_dataset(content, item, encoding, encodings)
+        data = content.getvalue()
+        if getattr(item, "is_undefined_length_sequence_item", False):
+            body.write(implicit_header(0xFFFE, 0xE000, _UNDEFINED) + data)
+            body.write(implicit_header(0xFFFE, 0xE00D, 0))
+        else:
+            body.write(implicit_header(0xFFFE, 0xE000, len(data)) + data)
+    value = body.getvalue()
+    undefined = bool(element.is_undefined_length)
+    length = _UNDEFINED if undefined else len(value)
+    tag = int(element.tag)
+    if implicit:
+        header = implicit_header(tag >> 16, tag & 0xFFFF, length)
+    else:
+        header = _headers(little)[2](tag >> 16, tag & 0xFFFF, b"SQ", 0, length)
+    fp.write(header + value)
+    if undefined:
+        fp.write(implicit_header(0xFFFE, 0xE0DD, 0))
