@@ -16,6 +16,7 @@ immutable values (raw element bytes, pixel data) with the input.
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -47,8 +48,14 @@ from idiscore.fileio import read as read_file
 from idiscore.fileio import save as save_file
 from idiscore.identifiers import normalise_creator, tag_string
 from idiscore.operators.base import Context, Operator, _Shared
-from idiscore.operators.basic import Empty, HashUID, Keep, Remove
-from idiscore.operators.values import FinalElement, charset_of, empty_item, read_element
+from idiscore.operators.basic import Clean, Empty, HashUID, Keep, Remove
+from idiscore.operators.values import (
+    TEXT_VRS,
+    FinalElement,
+    charset_of,
+    empty_item,
+    read_element,
+)
 from idiscore.profile import CompiledRules, Profile
 from idiscore.rules import Rule
 
@@ -405,6 +412,7 @@ def _is_sequence(element: DataElement | RawDataElement) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=4096)
 def _dictionary_vr(tag: int) -> str:
     from pydicom.datadict import dictionary_VR
 
@@ -419,6 +427,18 @@ def _is_uid(element: RawDataElement) -> bool:
     if vr is None:
         return _dictionary_vr(int(element.tag)) == "UI"
     return vr == "UI"
+
+
+def _is_text(element: RawDataElement) -> bool:
+    vr = element.VR
+    if vr is None:
+        return _dictionary_vr(int(element.tag)) in TEXT_VRS
+    return vr in TEXT_VRS
+
+
+_UNCHANGED: Any = object()
+_CLEAN_CACHE: dict[tuple[Any, ...], Any] = {}
+_CLEAN_CACHE_SIZE = 8192
 
 
 def _raw_empty(element: RawDataElement) -> RawDataElement:
@@ -550,6 +570,8 @@ class _Walker:
                     fast and raw is not None and not sequence and kind is Empty and raw.VR != "UN"
                 ):
                     result = _raw_empty(raw)
+                elif fast and raw is not None and kind is Clean and _is_text(raw):
+                    result = self._clean_text(raw, rule, operation, source, tag, context)
                 elif fast and raw is not None and kind is HashUID and _is_uid(raw):
                     result = _raw_uids(raw, context.pseudonymizer.uid)
                     if result is None:  # not plain UIDs: let the operator decide
@@ -567,6 +589,48 @@ class _Walker:
         for creator_tag, creator in creators.items():
             if ((creator_tag >> 16) << 8) | (creator_tag & 0xFF) in kept_blocks:
                 out_dict[BaseTag(creator_tag)] = _copy(creator)
+
+    def _clean_text(
+        self,
+        raw: RawDataElement,
+        rule: Rule,
+        operation: Operator,
+        source: Dataset,
+        tag: int,
+        context: Context,
+    ) -> DataElement | RawDataElement | None:
+        """*Clean* on free text, remembered by raw value: descriptions repeat in a series.
+
+        The result depends only on the value, its VR and character set and the
+        dataset's identifying values, which are all part of the key.
+        """
+        encoding = context.encoding
+        key = (
+            raw.VR,
+            raw.value,
+            encoding if isinstance(encoding, str) else tuple(encoding),
+            context.identifying_values,
+        )
+        hit = _CLEAN_CACHE.get(key)
+        if hit is None:
+            result = self._apply(rule, operation, source, tag, context)
+            if result is raw:
+                hit = _UNCHANGED
+            elif isinstance(result, DataElement) and isinstance(result.value, str | list):
+                hit = (
+                    result.VR,
+                    result.value if isinstance(result.value, str) else tuple(result.value),
+                )
+            else:
+                return result  # not a plain text value: not remembered
+            if len(_CLEAN_CACHE) >= _CLEAN_CACHE_SIZE:
+                _CLEAN_CACHE.clear()
+            _CLEAN_CACHE[key] = hit
+            return result
+        if hit is _UNCHANGED:
+            return raw
+        vr, value = hit
+        return DataElement(BaseTag(tag), vr, value if isinstance(value, str) else list(value))
 
     def _deferred(
         self, source: Dataset, element: RawDataElement, operation: Operator | None

@@ -20,28 +20,30 @@ values straight from the input file:
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import io
 import os
+import secrets
 import struct
-import tempfile
 from collections.abc import Callable
 from typing import IO, Any, BinaryIO
 
 from pydicom import dcmread
 from pydicom.charset import convert_encodings
 from pydicom.dataelem import DataElement, RawDataElement
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset, FileMetaDataset, validate_file_meta
 from pydicom.filebase import DicomBytesIO, DicomFileLike, DicomIO
 from pydicom.filewriter import (
     dcmwrite,
     write_data_element,
     write_dataset,
-    write_file_meta_info,
 )
+from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 from pydicom.uid import DeflatedExplicitVRLittleEndian
+from pydicom.valuerep import AMBIGUOUS_VR
 
 __all__ = ["FileWindow", "read", "save"]
 
@@ -176,16 +178,18 @@ def save(dataset: Dataset, destination: str | os.PathLike[str] | BinaryIO) -> No
         return
     target = os.fspath(destination)
     folder = os.path.dirname(os.path.abspath(target))
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed or removed below
-        "wb", dir=folder, prefix=f".{os.path.basename(target)}.", suffix=".tmp", delete=False
+    temporary = os.path.join(
+        folder, f".{os.path.basename(target)}.{secrets.token_hex(6)}.idiscore.tmp"
     )
+    # created as open() creates files (mode 0o666 less the umask), never over another file
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with handle:
+        with open(descriptor, "wb") as handle:
             _save_to(handle, dataset)
-        os.replace(handle.name, target)
+        os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(handle.name)
+            os.unlink(temporary)
         raise
 
 
@@ -237,15 +241,44 @@ def _write(
         fp.write(preamble)
         fp.write(b"DICM")
     if meta:
-        # pydicom writes a copy of the file meta: do not change the caller's group length
-        own = FileMetaDataset()
-        own._dict.update(meta._dict)
-        implicit, little = meta.original_encoding
-        own.set_original_encoding(implicit, little, meta.original_character_set)
-        if 0x00020000 in own._dict:
-            own[0x00020000] = DataElement(0x00020000, "UL", 0)
-        write_file_meta_info(fp, own, enforce_standard=False)
+        _write_meta(fp, meta)
     _write_dataset(fp, dataset, encoding)
+
+
+def _write_meta(fp: DicomIO, meta: FileMetaDataset) -> None:
+    """pydicom's ``write_file_meta_info`` (not enforcing the standard), on a copy.
+
+    The group length, when present, is the length of the elements after it.
+    """
+    validate_file_meta(meta, enforce_standard=False)
+    body = DicomBytesIO()
+    body.is_implicit_VR, body.is_little_endian = False, True
+    view = FileMetaDataset()
+    view._dict.update(meta._dict)
+    view._dict.pop(BaseTag(0x00020000), None)
+    implicit, little = meta.original_encoding
+    view.set_original_encoding(implicit, little, meta.original_character_set)
+    _write_dataset(body, view, (False, True))
+    data = body.getvalue()
+    if 0x00020000 in meta._dict:
+        fp.write(struct.pack("<HH2sHL", 2, 0, b"UL", 4, len(data)))
+    fp.write(data)
+
+
+def _plain(dataset: Dataset) -> bool:
+    """True when pydicom's re-encoding of ``dataset`` would change nothing.
+
+    That is when every element is decoded already, none is a sequence and none has
+    an ambiguous VR (such as ``US or SS``) to correct.
+    """
+    for element in dataset._dict.values():
+        if (
+            not isinstance(element, DataElement)
+            or element.VR == "SQ"
+            or element.VR in AMBIGUOUS_VR
+        ):
+            return False
+    return True
 
 
 def _write_dataset(
@@ -262,7 +295,7 @@ def _write_dataset(
     if (
         dataset.original_encoding != encoding
         or dataset.original_character_set != dataset._character_set
-    ):
+    ) and not _plain(dataset):
         write_dataset(fp, dataset, parent_encoding=parent_charset)
         return
     implicit, little = encoding
@@ -298,7 +331,127 @@ def _write_dataset(
         ):
             _write_sequence(fp, element, value, charset, encoding)
             continue
+        elif isinstance(value, FileWindow):
+            if _write_window(fp, int(tag), element.VR or "", value, encoding):
+                continue
+        elif isinstance(element, DataElement):
+            encoded = _encoded(element, value, charset, encoding)
+            if encoded is not None:
+                write(encoded)
+                continue
         write_data_element(fp, dataset.get_item(tag), charset)
+
+
+_COPY_CHUNK = 1 << 20
+
+
+def _write_window(
+    fp: DicomIO, tag: int, vr: str, window: FileWindow, encoding: tuple[bool, bool]
+) -> bool:
+    """A streamed value copied file to file (by the kernel where it can).
+
+    Writes what pydicom writes for a buffered value; returns False (nothing written)
+    for the cases left to pydicom (odd length, a short VR too long to encode).
+    """
+    implicit, little = encoding
+    implicit_header, short_header, long_header = _headers(little)
+    start = window.tell()
+    length = window.length - start
+    if length % 2 or length < 0 or not vr:
+        return False
+    if implicit:
+        header = implicit_header(tag >> 16, tag & 0xFFFF, length)
+    elif vr in _LONG_VRS:
+        header = long_header(tag >> 16, tag & 0xFFFF, vr.encode(), 0, length)
+    elif len(vr) == 2 and length <= 0xFFFF:
+        header = short_header(tag >> 16, tag & 0xFFFF, vr.encode(), length)
+    else:
+        return False
+    fp.write(header)
+    target = getattr(fp, "parent", None)
+    if not _copy_range(window, start, length, target):
+        window.seek(start)
+        while chunk := window.read(_COPY_CHUNK):
+            fp.write(chunk)
+    window.seek(start)
+    return True
+
+
+def _copy_range(window: FileWindow, start: int, length: int, target: Any) -> bool:
+    """Copy with ``os.copy_file_range`` into ``target``'s file; False if not possible."""
+    copy = getattr(os, "copy_file_range", None)
+    if copy is None or target is None or not hasattr(target, "fileno"):
+        return False
+    try:
+        destination = target.fileno()
+    except (OSError, io.UnsupportedOperation):
+        return False
+    target.flush()
+    position = os.lseek(destination, 0, os.SEEK_CUR)
+    copied = 0
+    try:
+        with open(window.path, "rb") as source:
+            while copied < length:
+                done = copy(
+                    source.fileno(), destination, length - copied, window.offset + start + copied
+                )
+                if done == 0:
+                    raise OSError(f"{window.path} is shorter than when it was read (truncated?)")
+                copied += done
+    except OSError as exc:
+        if copied == 0 and exc.errno in _NO_COPY_RANGE:
+            os.lseek(destination, position, os.SEEK_SET)
+            return False
+        raise
+    target.seek(position + length)
+    return True
+
+
+_NO_COPY_RANGE = frozenset(
+    {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF}
+)
+
+_ENCODED: dict[tuple[Any, ...], bytes] = {}
+_ENCODED_SIZE = 8192
+_PLAIN = (str, int, float)
+
+
+def _encoded(
+    element: DataElement, value: Any, charset: Any, encoding: tuple[bool, bool]
+) -> bytes | None:
+    """pydicom's encoding of a short plain value, remembered: values repeat across files.
+
+    Only values that are plain ``str``, ``int`` or ``float`` (or lists of them) are
+    remembered, keyed by everything pydicom's encoder reads: tag, VR, value, character
+    set and transfer syntax encoding.
+    """
+    kind = type(value)
+    if kind in _PLAIN:
+        frozen: Any = value
+        if kind is str and len(value) > 1024:
+            return None
+    elif (kind is list or kind is MultiValue) and all(type(v) in _PLAIN for v in value):
+        frozen = tuple((type(v), v) for v in value)
+    else:
+        return None
+    key = (
+        element.tag,
+        element.VR,
+        kind,
+        frozen,
+        charset if isinstance(charset, str) or charset is None else tuple(charset),
+        encoding,
+    )
+    found = _ENCODED.get(key)
+    if found is None:
+        buffer = DicomBytesIO()
+        buffer.is_implicit_VR, buffer.is_little_endian = encoding
+        write_data_element(buffer, element, charset)
+        found = buffer.getvalue()
+        if len(_ENCODED) >= _ENCODED_SIZE:
+            _ENCODED.clear()
+        _ENCODED[key] = found
+    return found
 
 
 @functools.cache
