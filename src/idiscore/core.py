@@ -394,9 +394,18 @@ def _load_deferred(source: Dataset, element: RawDataElement) -> RawDataElement:
     origin = getattr(source, "filename", None) or getattr(source, "buffer", None)
     if origin is None:
         return element
-    return read_deferred_data_element(
-        getattr(source, "fileobj_type", open), origin, getattr(source, "timestamp", None), element
-    )
+    try:
+        return read_deferred_data_element(
+            getattr(source, "fileobj_type", open),
+            origin,
+            getattr(source, "timestamp", None),
+            element,
+        )
+    except Exception as exc:  # changed or deleted file; deflated data cannot be re-read
+        raise InputError(
+            f"{_describe(source)}: the deferred value of {tag_string(int(element.tag))} "
+            f"cannot be read ({type(exc).__name__}: {exc}); read the file without defer_size"
+        ) from exc
 
 
 def _is_sequence(element: DataElement | RawDataElement) -> bool:

@@ -145,7 +145,18 @@ def read(
 
     The deferred values are read (or streamed by :class:`FileWindow`) only when needed.
     """
-    return dcmread(source, defer_size=defer_size, force=force)
+    dataset = dcmread(source, defer_size=defer_size, force=force)
+    meta = getattr(dataset, "file_meta", None)
+    if (
+        defer_size is not None
+        and meta is not None
+        and meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
+    ):
+        # a deflated data set cannot be re-read piecewise: read it whole
+        if not isinstance(source, str | os.PathLike):
+            source.seek(0)
+        dataset = dcmread(source, force=force)
+    return dataset
 
 
 def deferred_window(source: Dataset, element: RawDataElement) -> FileWindow | None:

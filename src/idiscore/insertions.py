@@ -18,6 +18,7 @@ from pydicom.sequence import Sequence
 
 from idiscore._version import __version__
 from idiscore.core import DeidentificationInfo
+from idiscore.operators.values import new_dataset
 from idiscore.profile import Profile
 from idiscore.standard.rulesets import CLEAN_PIXEL_DATA_CODE, OPTION_CODES, cid7050
 
@@ -63,7 +64,7 @@ def get_deidentification_method(
 
 
 def _code_item(code: tuple[str, str, str]) -> Dataset:
-    item = Dataset()
+    item = new_dataset()
     item[0x00080100] = DataElement(0x00080100, "SH", code[1])
     item[0x00080102] = DataElement(0x00080102, "SH", code[0])
     item[0x00080104] = DataElement(0x00080104, "LO", code[2])

@@ -169,6 +169,9 @@ def _normalise_person_name(value: str) -> str:
     return "=".join(groups)
 
 
+_UID_CACHE_SIZE = 65536
+
+
 class Pseudonymizer:
     """Derives every pseudonym from one secret key with HMAC-SHA256.
 
@@ -241,6 +244,7 @@ class Pseudonymizer:
         self.crosswalk = crosswalk
         self.recorder = recorder
         self._mac = hmac.new(key_bytes, digestmod=hashlib.sha256)
+        self._uids: dict[tuple[str, str], str] = {}  # derived UIDs: studies repeat in a batch
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> Pseudonymizer:
@@ -266,11 +270,13 @@ class Pseudonymizer:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         del state["_mac"]  # HMAC objects do not pickle; rebuilt from the key
+        state.pop("_uids", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._mac = hmac.new(self._key, digestmod=hashlib.sha256)
+        self._uids = {}
 
     def __repr__(self) -> str:
         key = "<ephemeral>" if self.is_ephemeral else "<hidden>"
@@ -334,12 +340,17 @@ class Pseudonymizer:
             return ""
         new = self.crosswalk.uid(original) if self.crosswalk is not None else None
         if new is None:
+            new = self._uids.get((self.uid_root, original))
+        if new is None:
             raw = bytearray(self._digest("uid", (original,))[:16])
             if self.uid_root == DEFAULT_UID_ROOT:
                 raw[6] = (raw[6] & 0x0F) | 0x80  # UUID version 8
                 raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 9562 variant
             digits = min(_UID_MAX_DIGITS, _UID_MAX - len(self.uid_root))
             new = self.uid_root + str(int.from_bytes(raw, "big") % 10**digits)
+            if len(self._uids) >= _UID_CACHE_SIZE:
+                self._uids.clear()
+            self._uids[(self.uid_root, original)] = new
         return self._record("uid", original, new)
 
     def text(self, original: str, vr: str, *, prefix: str = "") -> str:

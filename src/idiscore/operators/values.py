@@ -91,6 +91,26 @@ def charset_of(dataset: Dataset, parent: str | list[str]) -> str | list[str]:
     return convert_encodings(value)
 
 
+_NEW_DATASET: dict[str, Any] | None = None
+
+
+def new_dataset(parent_encoding: str | list[str] = "iso8859") -> Dataset:
+    """``Dataset(parent_encoding=parent_encoding)``, made about five times faster.
+
+    A new dataset's attributes are copied from one made by pydicom (containers are
+    copied, not shared); ``tests/test_values.py`` checks both are alike.
+    """
+    global _NEW_DATASET
+    if _NEW_DATASET is None:
+        _NEW_DATASET = dict(vars(Dataset()))
+    new = Dataset.__new__(Dataset)
+    state = new.__dict__
+    for name, value in _NEW_DATASET.items():
+        state[name] = value.copy() if isinstance(value, dict | list | set) else value
+    state["_parent_encoding"] = parent_encoding
+    return new
+
+
 def empty_item(
     item: Dataset,
     encoding: str | list[str],
@@ -101,7 +121,7 @@ def empty_item(
     It has ``item``'s original encoding (``fallback`` when that is unknown), so raw
     elements copied into it are written as they are.
     """
-    new = Dataset(parent_encoding=encoding)
+    new = new_dataset(encoding)
     implicit, little = item.original_encoding
     if implicit is None:
         implicit, little = fallback
@@ -161,6 +181,7 @@ __all__ = [
     "dummy_value",
     "empty_item",
     "empty_value",
+    "new_dataset",
     "read_element",
     "values_of",
     "with_value",
