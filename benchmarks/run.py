@@ -114,7 +114,7 @@ def _child_inprocess(spec: dict[str, Any]) -> dict[str, Any]:
     out_dir = Path(spec["out_dir"])
     out_dir.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {}
-    if spec["variant"] == "core":
+    if spec["variant"] in ("core", "core-file"):
         core, result["core_kind"] = make_core()
         deidentify = core.deidentify
     else:
@@ -122,9 +122,17 @@ def _child_inprocess(spec: dict[str, Any]) -> dict[str, Any]:
         def deidentify(dataset: Any) -> Any:
             return dataset
 
+    def process(path: str, name: str) -> None:
+        deidentify(dcmread(path)).save_as(name)
+
+    if spec["variant"] == "core-file":
+
+        def process(path: str, name: str) -> None:
+            core.deidentify_file(path, name)
+
     # one untimed file first: lazy imports and first-use caches, for every variant alike
     warmup = out_dir / "warmup.dcm"
-    deidentify(dcmread(paths[0])).save_as(warmup)
+    process(paths[0], str(warmup))
     warmup.unlink()
     result["baseline_bytes"] = memory.rss()
 
@@ -135,7 +143,7 @@ def _child_inprocess(spec: dict[str, Any]) -> dict[str, Any]:
     start = clock()
     for path, name in zip(paths, names, strict=True):
         t0 = clock()
-        deidentify(dcmread(path)).save_as(name)
+        process(path, name)
         per_file.append(clock() - t0)
         rss.append(memory.rss())
     result["seconds"] = clock() - start
@@ -151,6 +159,14 @@ def _is_deferred(dataset: Any) -> bool:
     return element is not None and element.is_raw and element.value is None
 
 
+def _is_streamed(dataset: Any) -> bool:
+    """True when the output's Pixel Data is streamed from the input file (not in memory)."""
+    from idiscore.fileio import FileWindow
+
+    element = dataset.get_item(PIXEL_DATA, keep_deferred=True)
+    return element is not None and isinstance(element.value, FileWindow)
+
+
 def _child_multiframe(spec: dict[str, Any]) -> dict[str, Any]:
     """One multi-frame file: read (maybe deferred) + (de-identify) + write, with memory steps."""
     from pydicom import dcmread
@@ -158,7 +174,7 @@ def _child_multiframe(spec: dict[str, Any]) -> dict[str, Any]:
     memory = _Memory()
     out = Path(spec["out"])
     result: dict[str, Any] = {}
-    if spec["variant"] == "core":
+    if spec["variant"] in ("core", "core-file"):
         core, result["core_kind"] = make_core()
         deidentify = core.deidentify
     else:
@@ -169,6 +185,16 @@ def _child_multiframe(spec: dict[str, Any]) -> dict[str, Any]:
     deidentify(dcmread(spec["warmup"])).save_as(out)  # lazy imports, as for the CT files
     out.unlink()
     result["baseline_bytes"] = memory.rss()
+    if spec["variant"] == "core-file":
+        start = time.perf_counter()
+        output = core.deidentify_file(spec["path"], str(out))
+        result["seconds"] = time.perf_counter() - start
+        result["after_read_bytes"] = result["after_deidentify_bytes"] = None
+        result["output_deferred"] = _is_streamed(output)
+        result["input_deferred_before"] = result["input_deferred_after"] = None
+        result["peak_bytes"] = memory.peak()
+        result["output_bytes"] = out.stat().st_size
+        return result
     defer = DEFER_SIZE if spec["defer"] else None
     start = time.perf_counter()
     dataset = dcmread(spec["path"], defer_size=defer)
@@ -389,6 +415,10 @@ class Bench:
         variants: list[tuple[str, dict[str, Any]]] = [
             ("floor", {"kind": "inprocess", "variant": "floor", "paths_file": str(paths_file)}),
             ("core", {"kind": "inprocess", "variant": "core", "paths_file": str(paths_file)}),
+            (
+                "core-file",
+                {"kind": "inprocess", "variant": "core-file", "paths_file": str(paths_file)},
+            ),
         ]
         if cli:
             for workers in (1, 2):
@@ -416,6 +446,7 @@ class Bench:
                 ("mf-core", "core", False),
                 ("mf-floor-deferred", "floor", True),
                 ("mf-core-deferred", "core", True),
+                ("mf-core-file", "core-file", False),
             ]
             for rep in range(args.repeat):
                 for name, variant, defer in mf_variants:
@@ -437,7 +468,7 @@ class Bench:
             scaling_file = self.scratch / "scaling.txt"
             scaling_file.write_text("\n".join(str(p) for p in scaling_paths))
             _warm_page_cache(scaling_paths)
-            for name, variant in (("scaling-floor", "floor"), ("scaling-core", "core")):
+            for name, variant in (("scaling-floor", "floor"), ("scaling-core", "core-file")):
                 out = self.fresh_dir("out")
                 spec = {
                     "kind": "inprocess",
@@ -472,7 +503,8 @@ class Bench:
     def ct_rows(self) -> list[dict[str, Any]]:
         labels = {
             "floor": "floor: pydicom dcmread + save_as, 1 process",
-            "core": "default core, 1 process (dcmread + deidentify + save_as)",
+            "core-file": "default core, 1 process: `core.deidentify_file(input, output)`",
+            "core": "default core, 1 process: `core.deidentify(dcmread(input)).save_as(output)`",
             "cli1": "CLI `idiscore deidentify --workers 1`",
             "cli2": "CLI `idiscore deidentify --workers 2`",
         }
@@ -481,16 +513,18 @@ class Bench:
         rows = []
         for name, label in labels.items():
             if name.startswith("cli") and not self.cli_available:
-                rows.append({"label": label, "na": "CLI not available"})
+                rows.append({"name": name, "label": label, "na": "CLI not available"})
                 continue
             runs = self.ok_results(name)
             if not runs:
-                rows.append({"label": label, "na": "failed: " + _failure(self.results[name][0])})
+                failure = "failed: " + _failure(self.results[name][0])
+                rows.append({"name": name, "label": label, "na": failure})
                 continue
             seconds = [r["seconds"] for r in runs]
             median = _median(seconds)
             peak = _median([r["peak_bytes"] for r in runs])
             row = {
+                "name": name,
                 "label": label,
                 "seconds": median,
                 "spread": (min(seconds), max(seconds)),
@@ -517,25 +551,26 @@ class Bench:
             "mf-core": "default core: dcmread + deidentify + save_as",
             "mf-floor-deferred": f"floor, dcmread(defer_size='{DEFER_SIZE}')",
             "mf-core-deferred": f"default core, dcmread(defer_size='{DEFER_SIZE}')",
+            "mf-core-file": "default core: `core.deidentify_file(input, output)`",
         }
         rows = []
         for name, label in labels.items():
             runs = self.ok_results(name)
             if not runs:
                 if name in self.results:
-                    rows.append(
-                        {"label": label, "na": "failed: " + _failure(self.results[name][0])}
-                    )
+                    failure = "failed: " + _failure(self.results[name][0])
+                    rows.append({"name": name, "label": label, "na": failure})
                 continue
             rows.append(
                 {
+                    "name": name,
                     "label": label,
                     "seconds": _median([r["seconds"] for r in runs]),
                     "time_ratio": self.paired_ratio(name, "mf-floor"),
                     "peak_mb": _median([r["peak_bytes"] for r in runs]) / MB,
                     "baseline_mb": _median([r["baseline_bytes"] for r in runs]) / MB,
-                    "read_mb": _median([r["after_read_bytes"] for r in runs]) / MB,
-                    "deid_mb": _median([r["after_deidentify_bytes"] for r in runs]) / MB,
+                    "read_mb": _median_mb([r["after_read_bytes"] for r in runs]),
+                    "deid_mb": _median_mb([r["after_deidentify_bytes"] for r in runs]),
                     "output_deferred": runs[0]["output_deferred"],
                     "input_deferred": (
                         runs[0]["input_deferred_before"],
@@ -549,7 +584,7 @@ class Bench:
         if self.args.scaling:
             sources = [("core", "scaling-core"), ("floor (reference)", "scaling-floor")]
         else:
-            sources = [("core", "core"), ("floor (reference)", "floor")]
+            sources = [("core", "core-file"), ("floor (reference)", "floor")]
         rows = []
         for label, name in sources:
             runs = self.ok_results(name)
@@ -587,13 +622,13 @@ class Bench:
     def targets(self) -> list[tuple[str, str, str, str]]:
         """(target, measured, threshold, verdict) rows."""
         out: list[tuple[str, str, str, str]] = []
-        ct = {r["label"]: r for r in self.ct_rows()}
-        core = next((r for label, r in ct.items() if label.startswith("default core")), None)
+        ct = {r["name"]: r for r in self.ct_rows()}
+        core = ct.get("core-file")
         if core and "time_ratio" in core:
             ratio = core["time_ratio"]
             out.append(
                 (
-                    "default core, 1 process: wall time vs floor",
+                    "default core, 1 process (`deidentify_file`): wall time vs floor",
                     f"{ratio:.2f}x",
                     f"<= {TARGET_CORE_RATIO:.2f}x",
                     _verdict(ratio <= TARGET_CORE_RATIO),
@@ -609,7 +644,7 @@ class Bench:
             measured, verdict = "CLI not available", "n/a"
         out.append(("CLI: 2 workers vs 1 worker throughput", measured, threshold, verdict))
         for row in self.multiframe_rows():
-            if "peak_mb" in row and row["label"].startswith("default core"):
+            if "peak_mb" in row and row["name"] == "mf-core-file":
                 out.append(
                     (
                         f"multi-frame peak RSS, {row['label']}",
@@ -757,8 +792,8 @@ class Bench:
                 before, after = row["input_deferred"]
                 lines.append(
                     f"| {row['label']} | {row['seconds']:.2f} | {row['time_ratio']:.2f} "
-                    f"| {row['peak_mb']:.0f} | {row['baseline_mb']:.0f} | {row['read_mb']:.0f} "
-                    f"| {row['deid_mb']:.0f} | {_yes(row['output_deferred'])} "
+                    f"| {row['peak_mb']:.0f} | {row['baseline_mb']:.0f} | {_mb(row['read_mb'])} "
+                    f"| {_mb(row['deid_mb'])} | {_yes(row['output_deferred'])} "
                     f"| {_yes(after) if before else 'n/a'} |"
                 )
             lines += [
@@ -833,6 +868,15 @@ def _failure(result: dict[str, Any]) -> str:
 
 def _rss_text(row: dict[str, Any]) -> str:
     return f"{row['peak_mb']:.0f}"
+
+
+def _median_mb(values: list[int | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return _median(known) / MB if known else None
+
+
+def _mb(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f}"
 
 
 def _yes(value: bool) -> str:

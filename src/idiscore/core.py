@@ -190,13 +190,19 @@ class Core:
 
     # -- the four steps -------------------------------------------------------------
 
-    def deidentify(self, dataset: Dataset) -> Dataset:
+    def deidentify(self, dataset: Dataset, *, stream: bool = False) -> Dataset:
         """Return a de-identified copy of ``dataset``; ``dataset`` is left unchanged.
+
+        With ``stream``, values ``dataset`` left in its file (read with
+        ``defer_size``) that the rules keep are not loaded: the copy holds them as
+        :class:`~idiscore.fileio.FileWindow` values, read from that file when written
+        (so the file must not change until then). Without it they are read.
 
         Raises:
             DatasetRejectedError: a bouncer refused the dataset.
             DeidentificationError: an element or the pixel data could not be processed
                 (:class:`~idiscore.errors.PixelDataProcessingError` for pixels).
+            InputError: a value left in the file (``defer_size``) cannot be read any more.
         """
         if not isinstance(dataset, Dataset):
             raise TypeError(f"deidentify() needs a pydicom Dataset, got {type(dataset)!r}")
@@ -204,7 +210,7 @@ class Core:
             # pydicom warns about invalid values of the input as it decodes them, quoting
             # the value: that would put PHI in logs, and says nothing about the output
             warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom\.")
-            return self._deidentify(dataset)
+            return self._deidentify(dataset, stream_deferred=stream)
 
     def deidentify_file(
         self,

@@ -47,8 +47,9 @@ from pydicom.valuerep import AMBIGUOUS_VR
 
 __all__ = ["FileWindow", "read", "save"]
 
-#: Values larger than this stay in the input file until written (see :func:`read`).
-DEFAULT_DEFER_SIZE = 1 << 20
+#: Values larger than this stay in the input file until written (see :func:`read`):
+#: the pixel data of a 256 x 256 16-bit image and anything larger.
+DEFAULT_DEFER_SIZE = 1 << 16
 
 _UNDEFINED = 0xFFFFFFFF
 _LONG_VRS = frozenset(
