@@ -574,9 +574,20 @@ _NESTED = {"OtherPatientIDsSequence": ("PatientID", "IssuerOfPatientID")}
 _MIN_LENGTH = 2
 
 
+def _read(dataset: pydicom.Dataset, keyword: str) -> Any:
+    """The decoded value of ``keyword`` in ``dataset`` (None if absent), read without
+    storing the decoded element back into ``dataset``."""
+    from idiscore.operators.values import read_element
+
+    tag = tag_for_keyword(keyword)
+    if tag is None or tag not in dataset._dict:
+        return None
+    return read_element(dataset, tag, dataset._character_set).value
+
+
 def _element_strings(dataset: pydicom.Dataset, keyword: str) -> list[str]:
     try:
-        value = dataset.get(keyword)
+        value = _read(dataset, keyword)
     except Exception:  # a malformed raw value: fall back to its bytes
         value = _raw_bytes(dataset, keyword)
     return _strings(value)
@@ -699,7 +710,7 @@ def find_identifying_values(
             found.update(_other_parts(value, vocab))
     for sequence_keyword, keywords in _NESTED.items():
         try:
-            items = dataset.get(sequence_keyword)
+            items = _read(dataset, sequence_keyword)
         except Exception:  # an undecodable sequence: nothing to read
             items = None
         for item in items if isinstance(items, pydicom.Sequence) else ():

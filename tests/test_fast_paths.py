@@ -1,0 +1,160 @@
+"""The shortcuts that make de-identification cheap give the same results as the long way.
+
+Each shortcut remembers or skips work; these tests compare it with the work done in full:
+fresh datasets, remembered Clean results, remembered derived UIDs, remembered identifying
+values, streamed values in :meth:`Core.deidentify`.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRLittleEndian
+
+from idiscore import cleaning, core
+from idiscore.defaults import create_default_core
+from idiscore.fileio import FileWindow
+from idiscore.operators.values import new_dataset
+from idiscore.pseudonyms import Pseudonymizer
+
+from factories import file_dataset, sop_dataset
+
+
+def _bytes(dataset: Dataset) -> bytes:
+    buffer = io.BytesIO()
+    dataset.save_as(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("encoding", ["iso8859", ["iso8859", "iso2022_jp"]])
+def test_new_dataset_is_like_a_dataset_pydicom_makes(encoding: str | list[str]) -> None:
+    made = new_dataset(encoding)
+    reference = Dataset(parent_encoding=encoding)
+    assert vars(made) == vars(reference)
+    assert type(made) is Dataset
+
+
+def test_new_datasets_share_no_container() -> None:
+    first, second = new_dataset(), new_dataset()
+    first.PatientID = "A"
+    assert "PatientID" not in second
+    for name, value in vars(first).items():
+        if isinstance(value, dict | list | set):
+            assert value is not vars(second)[name], name
+
+
+def _described(description: str, name: str = "Smith^Jane") -> pydicom.FileDataset:
+    return file_dataset(
+        sop_dataset(
+            PatientName=name,
+            StudyDescription=description,
+            SeriesDescription="CT CHEST",
+            ImageComments="nothing to clean",
+        )
+    )
+
+
+def test_remembered_clean_results_equal_fresh_ones() -> None:
+    deidentifier = create_default_core()
+    texts = ["Smith chest follow-up", "CHEST ABDOMEN", "Dr Jones 555-1234", "CHEST ABDOMEN"]
+    warm = [_bytes(deidentifier.deidentify(_described(text))) for text in texts]
+    core._CLEAN_CACHE.clear()
+    cleaning._IDENTITY_CACHE.clear()
+    cold = []
+    for text in texts:
+        cold.append(_bytes(deidentifier.deidentify(_described(text))))
+        core._CLEAN_CACHE.clear()
+        cleaning._IDENTITY_CACHE.clear()
+    assert warm == cold
+
+
+def test_a_remembered_clean_result_is_not_reused_for_another_patient() -> None:
+    # "Chest" is a safe word, except for a patient called Chest: the result remembered
+    # for one patient must not be reused for the other
+    deidentifier = create_default_core()
+    smith = deidentifier.deidentify(_described("CHEST ABDOMEN"))
+    chest = deidentifier.deidentify(_described("CHEST ABDOMEN", name="Chest^Ann"))
+    assert "CHEST" in str(smith.StudyDescription).upper()
+    assert "CHEST" not in str(chest.StudyDescription).upper()
+
+
+def test_an_unchanged_clean_value_keeps_its_bytes() -> None:
+    source = _described("CHEST ABDOMEN")
+    output = create_default_core().deidentify(source)
+    assert output.get_item(0x00081030) is source.get_item(0x00081030)
+
+
+def test_remembered_identifying_values_equal_fresh_ones() -> None:
+    dataset = _described("x")
+    cleaning._IDENTITY_CACHE.clear()
+    first = cleaning.identifying_values(dataset)
+    assert first == cleaning.find_identifying_values(dataset)
+    assert cleaning.identifying_values(dataset) is first  # remembered
+    changed = _described("x", name="Brown^Ann")
+    assert cleaning.identifying_values(changed) != first
+
+
+def test_remembered_uids_equal_fresh_ones() -> None:
+    remembered = Pseudonymizer("key")
+    originals = [f"1.2.3.{i}" for i in range(50)]
+    first = [remembered.uid(u) for u in originals]
+    second = [remembered.uid(u) for u in originals]
+    fresh = [Pseudonymizer("key").uid(u) for u in originals]
+    assert first == second == fresh
+    assert Pseudonymizer("key", uid_root="1.2.840.99.").uid("1.2.3.1") != first[1]
+
+
+def test_remembered_uids_are_still_recorded() -> None:
+    from idiscore.pseudonyms import MappingRecorder
+
+    recorder = MappingRecorder()
+    pseudonymizer = Pseudonymizer("key", recorder=recorder)
+    new = pseudonymizer.uid("1.2.3")
+    pseudonymizer.recorder = recorder = MappingRecorder()
+    assert pseudonymizer.uid("1.2.3") == new
+    assert ("uid", "1.2.3", new) in recorder.entries()
+
+
+def test_the_uid_memory_does_not_travel_in_the_pickle() -> None:
+    import pickle
+
+    pseudonymizer = Pseudonymizer("key")
+    pseudonymizer.uid("1.2.3")
+    copy = pickle.loads(pickle.dumps(pseudonymizer))
+    assert copy._uids == {}
+    assert copy.uid("1.2.3") == pseudonymizer.uid("1.2.3")
+
+
+def _big_pixel_file(tmp_path, size: int = 120_000) -> str:
+    dataset = sop_dataset(Rows=2, Columns=size // 4, BitsAllocated=16, BitsStored=16)
+    dataset.HighBit = 15
+    dataset.PixelRepresentation = 0
+    dataset.SamplesPerPixel = 1
+    dataset.PhotometricInterpretation = "MONOCHROME2"
+    dataset.PixelData = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    dataset["PixelData"].VR = "OW"
+    dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    path = tmp_path / "big.dcm"
+    dataset.save_as(path, enforce_file_format=True)
+    return str(path)
+
+
+def test_deidentify_streams_kept_deferred_values_only_when_asked(tmp_path) -> None:
+    path = _big_pixel_file(tmp_path)
+    deidentifier = create_default_core()
+    read = pydicom.dcmread(path, defer_size=1024)
+    streamed = deidentifier.deidentify(read, stream=True)
+    loaded = deidentifier.deidentify(pydicom.dcmread(path, defer_size=1024))
+    assert isinstance(streamed.get_item(0x7FE00010).value, FileWindow)
+    assert isinstance(loaded.get_item(0x7FE00010).value, bytes)
+    assert (
+        _bytes(streamed)
+        == _bytes(loaded)
+        == _bytes(deidentifier.deidentify(pydicom.dcmread(path)))
+    )
+    # the input still has its value in the file
+    raw = read.get_item(0x7FE00010, keep_deferred=True)
+    assert raw.value is None
