@@ -158,3 +158,19 @@ def test_deidentify_streams_kept_deferred_values_only_when_asked(tmp_path) -> No
     # the input still has its value in the file
     raw = read.get_item(0x7FE00010, keep_deferred=True)
     assert raw.value is None
+
+
+def test_remembered_clean_results_keep_each_elements_vr_in_implicit_vr() -> None:
+    # in Implicit VR the raw elements carry no VR: the same text in an LO and an LT
+    # element must still come out as LO and LT
+    from pydicom.uid import ImplicitVRLittleEndian
+
+    text = "Smith said hello"
+    source = sop_dataset(StudyDescription=text, ImageComments=text)
+    source.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    read = file_dataset(source)
+    assert read.get_item(0x00081030).VR is None
+    output = create_default_core().deidentify(read)
+    assert output["StudyDescription"].VR == "LO"
+    assert output["ImageComments"].VR == "LT"
+    assert "Smith" not in str(output.StudyDescription) + str(output.ImageComments)

@@ -65,8 +65,6 @@ if TYPE_CHECKING:
 __all__ = ["Core", "DeidentificationInfo", "Insertion", "Profile"]
 
 _SQ = "SQ"
-#: VRs the raw fast paths leave to the operators (pydicom may change UN on decoding)
-_NO_FAST = frozenset({"SQ", "UN"})
 _SOP_CLASS_UID = 0x00080016
 _SOP_INSTANCE_UID = 0x00080018
 _MEDIA_SOP_CLASS_UID = 0x00020002
@@ -616,12 +614,13 @@ class _Walker:
     ) -> DataElement | RawDataElement | None:
         """*Clean* on free text, remembered by raw value: descriptions repeat in a series.
 
-        The result depends only on the value, its VR and character set and the
-        dataset's identifying values, which are all part of the key.
+        The result depends only on the operator, the value, its VR and character set
+        and the dataset's identifying values, which are all part of the key.
         """
         encoding = context.encoding
         key = (
-            raw.VR,
+            operation,
+            raw.VR or _dictionary_vr(tag),
             raw.value,
             encoding if isinstance(encoding, str) else tuple(encoding),
             context.identifying_values,
