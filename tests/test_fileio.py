@@ -1,0 +1,846 @@
+"""idiscore.fileio: ``save`` writes the bytes of ``Dataset.save_as``; FileWindow; read.
+
+``save`` is checked against pydicom's own writer (3.0 defaults) on every file bundled with
+pydicom, on their de-identified versions, and on random datasets (several character sets,
+transfer syntaxes, nested sequences, private blocks) read back so that their elements are
+raw, some of them changed after reading.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import warnings
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydicom import config
+from pydicom.datadict import DicomDictionary
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
+
+import idiscore.fileio as fileio
+from idiscore.core import Core
+from idiscore.defaults import create_default_core
+from idiscore.errors import IDISCoreError
+from idiscore.fileio import FileWindow, deferred_window, read, save
+
+from factories import (
+    MULTI_EXAMPLES,
+    VR_EXAMPLES,
+    assert_unchanged,
+    roundtrip,
+    snapshot,
+    sop_dataset,
+)
+
+TEST_FILES = os.path.join(os.path.dirname(pydicom.__file__), "data", "test_files")
+#: Every file bundled with pydicom, relative to TEST_FILES ("/"-separated), sorted.
+FILES = sorted(
+    os.path.relpath(os.path.join(root, name), TEST_FILES).replace(os.sep, "/")
+    for root, _folders, names in os.walk(TEST_FILES)
+    for name in names
+)
+#: defer_size values files are read with: whole, and most values left in the file
+DEFER_SIZES = (None, 256)
+
+
+def _quiet_read(path: str | os.PathLike[str] | io.BytesIO, defer_size: int | None) -> Dataset:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pydicom.dcmread(path, force=True, defer_size=defer_size)
+
+
+def _save_as_bytes(ds: Dataset) -> bytes:
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.save_as(buffer)
+    return buffer.getvalue()
+
+
+def _save_bytes(ds: Dataset, folder: Path | None = None) -> bytes:
+    """``save`` to a path in ``folder`` (only that file is left there), else to a buffer."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if folder is None:
+            buffer = io.BytesIO()
+            save(ds, buffer)
+            return buffer.getvalue()
+        target = folder / "out.dcm"
+        save(ds, target)
+    assert sorted(os.listdir(folder)) == ["out.dcm"], "no temporary file left behind"
+    data = target.read_bytes()
+    target.unlink()
+    return data
+
+
+def _first_difference(a: bytes, b: bytes) -> str:
+    pairs = enumerate(zip(a, b, strict=False))
+    index = next((i for i, (x, y) in pairs if x != y), min(len(a), len(b)))
+    return (
+        f"lengths {len(a)} vs {len(b)}; first difference at byte {index}: "
+        f"{a[max(0, index - 16) : index + 16]!r} vs {b[max(0, index - 16) : index + 16]!r}"
+    )
+
+
+def assert_same_bytes(expected: bytes, got: bytes) -> None:
+    assert got == expected, _first_difference(expected, got)
+
+
+# -- 1. every bundled file: save == save_as ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty folder (tests leave it empty)."""
+    return tmp_path_factory.mktemp("out")
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_save_writes_the_bytes_of_save_as(name: str, folder: Path) -> None:
+    path = os.path.join(TEST_FILES, name)
+    for defer_size in DEFER_SIZES:
+        try:
+            for_pydicom = _quiet_read(path, defer_size)
+        except Exception as exc:
+            pytest.skip(f"pydicom cannot read it: {type(exc).__name__}")
+        for_idiscore = _quiet_read(path, defer_size)
+        try:
+            expected = _save_as_bytes(for_pydicom)
+        except Exception as exc:
+            # pydicom cannot write it: save refuses it too, and leaves nothing behind
+            with pytest.raises(type(exc)), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                save(for_idiscore, folder / "out.dcm")
+            assert os.listdir(folder) == []
+            continue
+        got = _save_bytes(for_idiscore, folder)
+        assert got == expected, f"defer_size={defer_size}: {_first_difference(expected, got)}"
+
+
+def test_the_bundled_files_are_found() -> None:
+    assert len(FILES) > 100
+    assert "CT_small.dcm" in FILES
+    assert "dicomdirtests/DICOMDIR" in FILES
+
+
+# -- 2. de-identified versions of the bundled files ---------------------------------------
+
+
+@cache
+def _core() -> Core:
+    """The default core without its bouncers.
+
+    Bouncers only refuse datasets, they never change an output: without them the default
+    profile de-identifies every bundled file, also the ones the default core refuses.
+    """
+    core = create_default_core()
+    core.bouncers = []
+    return core
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_save_writes_the_bytes_of_save_as_for_deidentified_files(name: str) -> None:
+    """(Outputs of files read with a defer size: see test_deidentify_file.py, which compares
+    ``deidentify_file`` -- de-identification and ``save`` -- with ``save_as``.)"""
+    path = os.path.join(TEST_FILES, name)
+    core = _core()
+    try:
+        first = _quiet_read(path, None)
+    except Exception:
+        pytest.skip("pydicom cannot read it")
+    try:
+        for_pydicom = core.deidentify(first)
+    except IDISCoreError as exc:
+        pytest.skip(f"refused: {type(exc).__name__}")
+    for_idiscore = core.deidentify(_quiet_read(path, None))
+    try:
+        expected = _save_as_bytes(for_pydicom)
+    except Exception:
+        pytest.skip("pydicom cannot write the output")
+    assert_same_bytes(expected, _save_bytes(for_idiscore))
+
+
+# -- 3. random datasets ---------------------------------------------------------------------
+
+SYNTAXES = [ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian]
+#: Text that each character set can encode (None: the default repertoire).
+TEXTS: dict[str | None, list[str]] = {
+    None: ["Smith^Jane", "O'Neil clinic", "a b  "],
+    "ISO_IR 100": ["Müller^Jörg", "Åsa Ødegård", "café"],
+    "ISO_IR 192": ["Müller^Jörg", "李^华", "Ελένη"],
+}
+TEXT_VRS = ("LO", "LT", "PN", "SH", "ST", "UC", "UT")
+_EXCLUDED_GROUPS = {0x0000, 0x0002, 0x0004, 0x0028, 0x7FE0, 0xFFFE}
+
+
+def _public_tags(vr: str, count: int = 2) -> list[int]:
+    """The first ``count`` current dictionary tags whose VR is exactly ``vr``."""
+    found = []
+    for tag in sorted(DicomDictionary):
+        entry_vr, _vm, _name, retired, keyword = DicomDictionary[tag]
+        if (
+            entry_vr == vr
+            and not retired
+            and keyword
+            and tag >> 16 not in _EXCLUDED_GROUPS
+            and tag & 0xFFFF
+            and tag not in (0x00080005, 0x00080016, 0x00080018)
+        ):
+            found.append(tag)
+            if len(found) == count:
+                break
+    return found
+
+
+TAGS_BY_VR = {vr: _public_tags(vr) for vr in VR_EXAMPLES if vr != "UN"}
+SEQUENCE_TAGS = [0x00081115, 0x00081140, 0x00082112]  # ReferencedSeries, ReferencedImage, Source
+PRIVATE_VRS = ("LO", "US", "UL", "DS", "OB", "SQ")
+
+
+@st.composite
+def _element(draw: st.DrawFn, charset: str | None, explicit: bool) -> tuple[int, str, Any]:
+    vr = draw(st.sampled_from(sorted(TAGS_BY_VR) + (["UN"] if explicit else [])))
+    if vr == "UN":
+        # a public text tag written with VR UN (found in real files)
+        return draw(st.sampled_from(TAGS_BY_VR["LO"])), "UN", draw(st.sampled_from([b"AB", b""]))
+    tag = draw(st.sampled_from(TAGS_BY_VR[vr]))
+    choices: list[Any] = [VR_EXAMPLES[vr]]
+    if vr in MULTI_EXAMPLES:
+        choices.append(list(MULTI_EXAMPLES[vr]))
+    if vr in TEXT_VRS:
+        texts = TEXTS[charset]
+        choices += texts
+        if vr not in ("LT", "ST", "UT"):
+            choices.append(texts[:2])
+    value = draw(st.sampled_from([*choices, None]))
+    return tag, vr, value
+
+
+@st.composite
+def _item(draw: st.DrawFn, charset: str | None, explicit: bool, depth: int) -> Dataset:
+    item = Dataset()
+    for tag, vr, value in draw(st.lists(_element(charset, explicit), max_size=4)):
+        item.add_new(tag, vr, value)
+    if depth > 0 and draw(st.booleans()):
+        _add_sequence(draw, item, charset, explicit, depth - 1)
+    item.is_undefined_length_sequence_item = draw(st.booleans())
+    return item
+
+
+def _add_sequence(
+    draw: st.DrawFn, ds: Dataset, charset: str | None, explicit: bool, depth: int
+) -> None:
+    tag = draw(st.sampled_from(SEQUENCE_TAGS))
+    items = draw(st.lists(_item(charset, explicit, depth), max_size=3))
+    ds.add_new(tag, "SQ", Sequence(items))
+    ds[tag].is_undefined_length = draw(st.booleans())
+
+
+@st.composite
+def random_files(draw: st.DrawFn) -> Dataset:
+    """A dataset with file meta, as written by pydicom: ready to be read back."""
+    charset = draw(st.sampled_from([None, "ISO_IR 100", "ISO_IR 192"]))
+    syntax = draw(st.sampled_from(SYNTAXES))
+    explicit = not syntax.is_implicit_VR
+    ds = sop_dataset()
+    del ds.SpecificCharacterSet
+    if charset is not None:
+        ds.SpecificCharacterSet = charset
+    ds.file_meta.TransferSyntaxUID = syntax
+    for tag, vr, value in draw(st.lists(_element(charset, explicit), max_size=8)):
+        ds.add_new(tag, vr, value)
+    for _ in range(draw(st.integers(0, 2))):
+        _add_sequence(draw, ds, charset, explicit, depth=2)
+    if draw(st.booleans()):
+        group = draw(st.sampled_from([0x0009, 0x0029]))
+        ds.add_new((group << 16) | 0x0010, "LO", draw(st.sampled_from(["ACME 1.0", "X"])))
+        for number, vr in enumerate(draw(st.lists(st.sampled_from(PRIVATE_VRS), max_size=4))):
+            tag = (group << 16) | (0x1000 + number)
+            if vr == "SQ":
+                inner = Dataset()
+                inner.add_new((group << 16) | 0x0010, "LO", "ACME 1.0")
+                inner.add_new((group << 16) | 0x1000, "LO", "inside")
+                ds.add_new(tag, "SQ", Sequence([inner]))
+            else:
+                value = VR_EXAMPLES[vr] if vr != "LO" else TEXTS[charset][0]
+                ds.add_new(tag, vr, value)
+    return ds
+
+
+def _changes(data: st.DataObject, ds: Dataset) -> list[tuple[str, Any]]:
+    """Changes to make to a dataset read from a file (the same on every copy)."""
+    changes: list[tuple[str, Any]] = []
+    tags = sorted(int(t) for t in ds._dict)
+    if data.draw(st.booleans(), label="decode some"):
+        changes.append(("decode", data.draw(st.lists(st.sampled_from(tags), max_size=6))))
+    if data.draw(st.booleans(), label="rename"):
+        changes.append(("PatientName", data.draw(st.sampled_from(["Doe^John", "", "Anon"]))))
+    if data.draw(st.booleans(), label="add"):
+        changes.append(("add", data.draw(st.sampled_from(["remark", "", "x" * 301]))))
+    if data.draw(st.booleans(), label="delete"):
+        changes.append(("delete", data.draw(st.sampled_from(tags))))
+    sequences = [t for t in tags if t in SEQUENCE_TAGS and len(ds[t].value)]
+    if sequences and data.draw(st.booleans(), label="change an item"):
+        changes.append(("item", data.draw(st.sampled_from(sequences))))
+    if data.draw(st.integers(0, 9), label="charset") == 0:
+        changes.append(("charset", "ISO_IR 192"))  # a superset: pydicom re-encodes
+    if ds.file_meta.TransferSyntaxUID.is_little_endian and data.draw(st.integers(0, 4)) == 0:
+        # another little endian syntax: written by pydicom (save_as refuses to change the
+        # endianness, see test_save_refuses_to_change_the_endianness_as_save_as_does)
+        changes.append(("syntax", data.draw(st.sampled_from(SYNTAXES[:2]), label="syntax")))
+    return changes
+
+
+def _apply(ds: Dataset, changes: list[tuple[str, Any]]) -> None:
+    for kind, value in changes:
+        if kind == "decode":
+            for tag in value:
+                if tag in ds:
+                    ds.__getitem__(tag)  # converts the raw element in place
+        elif kind == "PatientName":
+            ds.PatientName = value
+        elif kind == "add":
+            ds.add_new(0x00204000, "LT", value)  # ImageComments
+        elif kind == "delete":
+            if value in ds:
+                del ds[value]
+        elif kind == "item":
+            item = ds[value].value[0]
+            item.ReferencedSOPInstanceUID = "1.2.826.0.1.3680043.8.498.99"
+            item.add_new(0x00081160, "IS", [1, 2])  # ReferencedFrameNumber
+        elif kind == "charset":
+            ds.SpecificCharacterSet = value
+        elif kind == "syntax":
+            ds.file_meta.TransferSyntaxUID = value
+
+
+def _read_back(buffer: bytes) -> Dataset:
+    return pydicom.dcmread(io.BytesIO(buffer), force=True)
+
+
+@settings(max_examples=50)
+@given(built=random_files(), data=st.data())
+def test_save_writes_the_bytes_of_save_as_for_random_datasets(
+    built: Dataset, data: st.DataObject
+) -> None:
+    written = io.BytesIO()
+    built.save_as(written, enforce_file_format=True)
+    for_pydicom = _read_back(written.getvalue())
+    for_idiscore = _read_back(written.getvalue())
+    changes = _changes(data, for_pydicom)
+    _apply(for_pydicom, changes)
+    _apply(for_idiscore, changes)
+    before = snapshot(for_idiscore)
+    try:
+        expected = io.BytesIO()
+        for_pydicom.save_as(expected)
+    except Exception as exc:
+        with pytest.raises(type(exc)):
+            save(for_idiscore, io.BytesIO())
+        return
+    got = io.BytesIO()
+    save(for_idiscore, got)
+    assert_same_bytes(expected.getvalue(), got.getvalue())
+    assert_unchanged(for_idiscore, before)
+
+
+def test_random_datasets_cover_what_they_claim() -> None:
+    """The strategy builds every transfer syntax, character set, sequences and private tags."""
+    seen: set[str] = set()
+
+    @settings(max_examples=30)
+    @given(built=random_files())
+    def collect(built: Dataset) -> None:
+        seen.add(str(built.file_meta.TransferSyntaxUID.name))
+        seen.add(f"charset {built.get('SpecificCharacterSet')}")
+        if any(e.VR == "SQ" and len(e.value) for e in built.iterall()):
+            seen.add("items")
+        if any(int(t) >> 16 in (0x0009, 0x0029) for t in built._dict):
+            seen.add("private")
+
+    collect()
+    assert {
+        "Implicit VR Little Endian",
+        "Explicit VR Little Endian",
+        "Explicit VR Big Endian",
+        "charset None",
+        "charset ISO_IR 100",
+        "charset ISO_IR 192",
+        "items",
+        "private",
+    } <= seen
+
+
+# -- 4. the caller's dataset is not changed ----------------------------------------------
+
+
+def _raw_file_dataset() -> Dataset:
+    ds = sop_dataset(PatientComments="Jörg said hello")
+    item = Dataset()
+    item.ReferencedSOPInstanceUID = "1.2.3.4"
+    ds.ReferencedImageSequence = Sequence([item])
+    ds.add_new(0x00091010, "OB", b"\x00\x01" * 300)
+    ds.add_new(0x00090010, "LO", "ACME 1.0")
+    return roundtrip(ds)
+
+
+@pytest.mark.parametrize("destination", ["path", "buffer"])
+@pytest.mark.parametrize(
+    "change", ["none", "longer meta", "decoded element", "other syntax", "other charset"]
+)
+def test_save_does_not_change_the_dataset(change: str, destination: str, tmp_path: Path) -> None:
+    ds = _raw_file_dataset()
+    group_length = ds.file_meta.FileMetaInformationGroupLength
+    if change == "longer meta":  # the group length pydicom writes changes
+        ds.file_meta.ImplementationVersionName = "A_LONGER_NAME_16"
+    elif change == "decoded element":
+        ds.PatientName = "Doe^John"
+    elif change == "other syntax":  # written by pydicom (fallback)
+        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    elif change == "other charset":
+        ds.SpecificCharacterSet = "ISO_IR 192"
+    before = snapshot(ds)
+    raw_before = {tag: type(e) for tag, e in ds._dict.items()}
+    expected = _save_as_bytes(snapshot(ds))
+    if destination == "path":
+        save(ds, tmp_path / "out.dcm")
+        got = (tmp_path / "out.dcm").read_bytes()
+    else:
+        buffer = io.BytesIO()
+        save(ds, buffer)
+        got = buffer.getvalue()
+    assert_same_bytes(expected, got)
+    if change in ("none", "longer meta", "decoded element"):
+        # the fast path copies raw elements; it does not decode them in the caller's dataset
+        assert {tag: type(e) for tag, e in ds._dict.items()} == raw_before
+    assert_unchanged(ds, before)  # (this decodes the elements)
+    assert ds.file_meta.FileMetaInformationGroupLength == group_length
+    assert ds.original_encoding == before.original_encoding
+    if change == "longer meta":
+        assert _read_back(got).file_meta.FileMetaInformationGroupLength != group_length
+
+
+def test_save_to_a_file_object_writes_at_its_position_and_leaves_it_open() -> None:
+    ds = _raw_file_dataset()
+    expected = io.BytesIO(b"PREFIX")
+    expected.seek(0, io.SEEK_END)
+    snapshot(ds).save_as(expected)
+    got = io.BytesIO(b"PREFIX")
+    got.seek(0, io.SEEK_END)
+    save(ds, got)
+    assert not got.closed
+    assert got.tell() == len(got.getvalue())
+    assert_same_bytes(expected.getvalue(), got.getvalue())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="save falls back to dcmwrite, which lacks save_as's check: a big endian dataset "
+    "whose file meta now says little endian is converted and written, where save_as raises "
+    "ValueError('cannot be used to convert between little and big endian encoding')",
+)
+def test_save_refuses_to_change_the_endianness_as_save_as_does() -> None:
+    ds = sop_dataset(Rows=512)
+    ds.file_meta.TransferSyntaxUID = ExplicitVRBigEndian
+    for_pydicom, for_idiscore = roundtrip(ds), roundtrip(ds)
+    for copy_ in (for_pydicom, for_idiscore):
+        copy_.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    with pytest.raises(ValueError, match="endian"):
+        for_pydicom.save_as(io.BytesIO())
+    with pytest.raises(ValueError, match="endian"):
+        save(for_idiscore, io.BytesIO())
+
+
+# -- 5. atomic writes -----------------------------------------------------------------------
+
+
+def _unwritable() -> Dataset:
+    """A dataset pydicom fails to write halfway: Rows (US) holds text."""
+    ds = _raw_file_dataset()
+    ds[0x00280010] = DataElement(0x00280010, "US", "abc", validation_mode=config.IGNORE)
+    return ds
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "existing"])
+def test_a_failed_save_leaves_no_file_and_the_old_one_intact(
+    existing: bool, tmp_path: Path
+) -> None:
+    target = tmp_path / "out.dcm"
+    if existing:
+        target.write_bytes(b"old content")
+    with pytest.raises(Exception) as pydicom_error:
+        _unwritable().save_as(io.BytesIO())
+    with pytest.raises(type(pydicom_error.value)):
+        save(_unwritable(), target)
+    assert os.listdir(tmp_path) == (["out.dcm"] if existing else [])
+    if existing:
+        assert target.read_bytes() == b"old content"
+
+
+class _Interrupted(BaseException):
+    pass
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "existing"])
+def test_an_interrupted_save_leaves_no_partial_file(
+    existing: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "out.dcm"
+    if existing:
+        target.write_bytes(b"old content")
+    original = fileio.write_data_element
+    calls = []
+
+    def fail_on_the_third(fp: Any, element: Any, *args: Any) -> None:
+        calls.append(element.tag)
+        if len(calls) == 3:
+            fp.write(b"partial")
+            raise _Interrupted
+        original(fp, element, *args)
+
+    ds = roundtrip(sop_dataset())
+    for keyword in ("PatientName", "PatientID", "StudyDate", "Modality"):
+        setattr(ds, keyword, "")  # decoded elements: written by write_data_element
+    monkeypatch.setattr(fileio, "write_data_element", fail_on_the_third)
+    with pytest.raises(_Interrupted):
+        save(ds, target)
+    assert len(calls) == 3
+    assert os.listdir(tmp_path) == (["out.dcm"] if existing else [])
+    if existing:
+        assert target.read_bytes() == b"old content"
+
+
+def test_a_failed_rename_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "out.dcm"
+    target.write_bytes(b"old content")
+
+    def refuse(source: Any, destination: Any) -> None:
+        raise PermissionError("no")
+
+    monkeypatch.setattr(fileio.os, "replace", refuse)
+    with pytest.raises(PermissionError):
+        save(_raw_file_dataset(), target)
+    assert os.listdir(tmp_path) == ["out.dcm"]
+    assert target.read_bytes() == b"old content"
+
+
+def test_a_failed_streamed_value_leaves_no_file(tmp_path: Path) -> None:
+    """A FileWindow whose file got shorter fails the write: no output, no temp file."""
+    source = tmp_path / "pixels.bin"
+    source.write_bytes(bytes(range(256)) * 40)
+    ds = _raw_file_dataset()
+    ds.PixelData = FileWindow(source, 0, 256 * 40)
+    ds["PixelData"].VR = "OB"
+    with source.open("r+b") as handle:
+        handle.truncate(1000)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(OSError, match="shorter"):
+        save(ds, out / "out.dcm")
+    assert os.listdir(out) == []
+
+
+def test_save_into_a_missing_folder_creates_nothing(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        save(_raw_file_dataset(), tmp_path / "missing" / "out.dcm")
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_replaces_an_existing_file(tmp_path: Path) -> None:
+    target = tmp_path / "out.dcm"
+    target.write_bytes(b"x" * 100_000)
+    ds = _raw_file_dataset()
+    save(ds, str(target))
+    assert_same_bytes(_save_as_bytes(_raw_file_dataset()), target.read_bytes())
+    assert os.listdir(tmp_path) == ["out.dcm"]
+
+
+# -- 6. FileWindow ---------------------------------------------------------------------------
+
+CONTENT = bytes(range(256)) * 4  # 1024 bytes
+
+
+@pytest.fixture
+def content_file(tmp_path: Path) -> Path:
+    path = tmp_path / "content.bin"
+    path.write_bytes(CONTENT)
+    return path
+
+
+def test_file_window_reads_its_range(content_file: Path) -> None:
+    window = FileWindow(content_file, 100, 300)
+    assert window.readable() and window.seekable() and not window.writable()
+    assert window.tell() == 0
+    assert window.read(10) == CONTENT[100:110]
+    assert window.tell() == 10
+    assert window.read1(5) == CONTENT[110:115]
+    assert window.read() == CONTENT[115:400]
+    assert window.tell() == 300
+    assert window.read() == b""
+    assert window.read(10) == b""
+    assert window.seek(0) == 0
+    assert window.read(None) == CONTENT[100:400]
+    assert window.seek(0) == 0
+    assert window.read(-1) == CONTENT[100:400]
+    assert window.seek(290) == 290
+    assert window.read(50) == CONTENT[390:400], "reads stop at the end of the window"
+    window.close()
+
+
+def test_file_window_seeks_like_a_file(content_file: Path) -> None:
+    window = FileWindow(str(content_file), 1000, 24)
+    assert window.seek(-4, io.SEEK_END) == 20
+    assert window.read() == CONTENT[1020:1024]
+    assert window.seek(-10, io.SEEK_CUR) == 14
+    assert window.read(2) == CONTENT[1014:1016]
+    assert window.seek(3, io.SEEK_CUR) == 19
+    assert window.seek(100) == 100, "past the end is allowed, as for files"
+    assert window.read() == b""
+    with pytest.raises(ValueError, match="negative"):
+        window.seek(-1)
+    with pytest.raises(ValueError, match="negative"):
+        window.seek(-25, io.SEEK_END)
+    with pytest.raises(ValueError, match="whence"):
+        window.seek(0, 7)
+    window.close()
+
+
+def test_file_window_readinto(content_file: Path) -> None:
+    window = FileWindow(content_file, 10, 20)
+    buffer = bytearray(8)
+    assert window.readinto(buffer) == 8
+    assert bytes(buffer) == CONTENT[10:18]
+    view = memoryview(bytearray(100))
+    assert window.readinto(view) == 12
+    assert bytes(view[:12]) == CONTENT[18:30]
+    assert window.readinto(bytearray(4)) == 0
+    window.seek(0)
+    assert window.readinto1(bytearray(3)) == 3  # BufferedIOBase's, through read1
+    window.close()
+
+
+def test_file_window_of_zero_length(content_file: Path) -> None:
+    with FileWindow(content_file, 512, 0) as window:
+        assert window.read() == b""
+        assert window.seek(0, io.SEEK_END) == 0
+
+
+def test_file_window_after_close(content_file: Path) -> None:
+    window = FileWindow(content_file, 0, 10)
+    assert window.read(2) == CONTENT[:2]
+    window.close()
+    assert window.closed
+    window.close()  # twice is fine
+    with pytest.raises(ValueError):
+        window.read()
+    with pytest.raises(ValueError):
+        window.read(1)
+    with pytest.raises(ValueError):
+        window.readinto(bytearray(1))
+    with pytest.raises(ValueError):
+        window.seek(0)
+    with pytest.raises(ValueError):
+        window.tell()
+
+
+def test_file_window_context_manager_closes(content_file: Path) -> None:
+    with FileWindow(content_file, 0, 10) as window:
+        assert window.read() == CONTENT[:10]
+    assert window.closed
+
+
+def test_file_window_over_a_truncated_file_raises(content_file: Path) -> None:
+    window = FileWindow(content_file, 1000, 24)
+    with content_file.open("r+b") as handle:
+        handle.truncate(1010)
+    assert window.read(4) == CONTENT[1000:1004], "the part still there reads"
+    window.seek(8)
+    with pytest.raises(OSError, match="shorter"):
+        window.read(8)
+    window.close()
+    with FileWindow(content_file, 2000, 10) as beyond, pytest.raises(OSError, match="shorter"):
+        beyond.read()
+    with FileWindow(content_file, 0, 2000) as longer, pytest.raises(OSError, match="shorter"):
+        longer.readinto(bytearray(2000))
+
+
+def test_file_window_opens_the_file_lazily_and_never_writes(content_file: Path) -> None:
+    mtime = content_file.stat().st_mtime_ns
+    window = FileWindow(content_file, 0, 10)
+    content_file.unlink()
+    with pytest.raises(FileNotFoundError):
+        window.read()
+    window.close()
+    content_file.write_bytes(CONTENT)
+    with FileWindow(content_file, 0, 1024) as window:
+        assert window.read() == CONTENT
+        with pytest.raises(io.UnsupportedOperation):
+            window.write(b"x")
+    assert content_file.read_bytes() == CONTENT
+    assert content_file.stat().st_mtime_ns >= mtime
+
+
+def test_file_window_repr(content_file: Path) -> None:
+    window = FileWindow(content_file, 3, 4)
+    assert repr(window) == f"FileWindow({str(content_file)!r}, offset=3, length=4)"
+    window.close()
+
+
+@pytest.mark.parametrize("syntax", SYNTAXES, ids=lambda s: s.name)
+@pytest.mark.parametrize(
+    ("vr", "tag", "length"),
+    [
+        ("OB", 0x7FE00010, 1000),
+        ("OW", 0x7FE00010, 1000),
+        ("OB", 0x00091010, 64),
+        ("OF", 0x00640009, 400),  # VectorGridData
+        ("OD", 0x00720075, 800),  # SelectorODValue
+        ("OL", 0x00720076, 400),  # SelectorOLValue
+        ("OV", 0x00720077, 800),  # SelectorOVValue
+    ],
+)
+def test_pydicom_writes_a_file_window_value_as_the_same_bytes(
+    vr: str, tag: int, length: int, syntax: Any, content_file: Path
+) -> None:
+    def dataset(value: Any) -> Dataset:
+        ds = sop_dataset()
+        ds.file_meta.TransferSyntaxUID = syntax
+        if tag >> 16 == 0x0009:
+            ds.add_new(0x00090010, "LO", "ACME 1.0")
+        ds.add_new(tag, vr, value)
+        return ds
+
+    in_memory = _save_as_bytes(dataset(CONTENT[7 : 7 + length]))
+    window = FileWindow(content_file, 7, length)
+    streamed = dataset(window)
+    assert streamed[tag].is_buffered
+    assert_same_bytes(in_memory, _save_as_bytes(streamed))
+    assert_same_bytes(in_memory, _save_as_bytes(streamed)), "the window can be written twice"
+    assert_same_bytes(in_memory, _save_bytes(streamed))
+    window.close()
+
+
+# -- read and deferred_window ---------------------------------------------------------------
+
+
+def _file_with_big_values(tmp_path: Path, syntax: Any = ExplicitVRLittleEndian) -> Path:
+    ds = sop_dataset(ImageComments="x" * 300, BitsAllocated=8, Rows=50, Columns=200)
+    ds.file_meta.TransferSyntaxUID = syntax
+    ds.add_new(0x00091010, "OB", bytes(range(256)) * 3)
+    ds.add_new(0x00090010, "LO", "ACME 1.0")
+    item = Dataset()
+    item.add_new(0x00420011, "OB", b"\x01\x02" * 50)  # EncapsulatedDocument
+    ds.ReferencedImageSequence = Sequence([item])
+    ds.PixelData = bytes(range(200)) * 50
+    path = tmp_path / "big.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def test_read_leaves_large_values_in_the_file(tmp_path: Path) -> None:
+    path = _file_with_big_values(tmp_path)
+    full = pydicom.dcmread(path)
+    ds = read(path, defer_size=256)
+    deferred = {
+        int(tag)
+        for tag, element in ds._dict.items()
+        if isinstance(element, RawDataElement) and element.value is None
+    }
+    assert deferred == {0x00091010, 0x00204000, 0x7FE00010}
+    for tag in deferred:
+        window = deferred_window(ds, ds._dict[tag])
+        assert window is not None
+        value = full.get_item(tag).value
+        assert (window.offset, window.length) == (ds._dict[tag].value_tell, len(value))
+        assert window.read() == value
+        window.close()
+    assert all(
+        isinstance(e, RawDataElement) and e.value is None
+        for t, e in ds._dict.items()
+        if int(t) in deferred
+    ), "making windows reads nothing into the dataset"
+    assert fileio.DEFAULT_DEFER_SIZE > 10_000
+    assert read(path)._dict[0x7FE00010].value is not None, "below the default: read"
+    assert read(path, defer_size=None).PixelData == full.PixelData
+
+
+def test_deferred_window_is_none_when_the_value_cannot_be_streamed(tmp_path: Path) -> None:
+    path = _file_with_big_values(tmp_path)
+    ds = read(path, defer_size=256)
+    loaded = read(path, defer_size=None)
+    assert deferred_window(loaded, loaded._dict[0x7FE00010]) is None, "already read"
+    empty = RawDataElement(0x00100010, "PN", 0, None, 0, False, True)
+    assert deferred_window(ds, empty) is None, "zero length"
+    undefined = RawDataElement(0x7FE00010, "OB", 0xFFFFFFFF, None, 0, False, True)
+    assert deferred_window(ds, undefined) is None, "undefined length"
+    from_buffer = pydicom.dcmread(io.BytesIO(path.read_bytes()), defer_size=256)
+    element = from_buffer._dict[0x7FE00010]
+    assert element.value is None
+    assert deferred_window(from_buffer, element) is None, "not a named file"
+
+
+def _deflated_file(tmp_path: Path) -> Path:
+    ds = sop_dataset(BitsAllocated=8, Rows=40, Columns=100)
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    # incompressible: the compressed file is as long as the inflated data set
+    ds.PixelData = random.Random(7).randbytes(4000)
+    ds.ImageComments = "x" * 300
+    path = tmp_path / "deflated.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def test_read_of_a_deflated_file_gives_the_values(tmp_path: Path) -> None:
+    path = _deflated_file(tmp_path)
+    full = pydicom.dcmread(path)
+    ds = read(path, defer_size=256)
+    for tag, element in ds._dict.items():
+        window = deferred_window(ds, element) if isinstance(element, RawDataElement) else None
+        if window is not None:
+            with window:
+                assert window.read() == full.get_item(tag).value
+        else:
+            assert ds[tag].value == full[tag].value
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="deferred_window ignores deflate: value_tell is an offset in the inflated data set, "
+    "but the window reads the compressed file at that offset (wrong bytes)",
+)
+def test_deferred_window_of_a_deflated_dataset_gives_the_value_or_none(tmp_path: Path) -> None:
+    path = _deflated_file(tmp_path)
+    ds = pydicom.dcmread(path, defer_size=256)
+    element = ds._dict[0x7FE00010]
+    assert element.value is None
+    window = deferred_window(ds, element)
+    if window is not None:
+        with window:
+            assert window.read() == pydicom.dcmread(path).PixelData
+
+
+def test_read_passes_force(tmp_path: Path) -> None:
+    bare = sop_dataset()
+    del bare.file_meta
+    path = tmp_path / "bare.dcm"
+    bare.save_as(path, implicit_vr=False, little_endian=True)  # no preamble, no meta
+    with pytest.raises(pydicom.errors.InvalidDicomError):
+        read(path)
+    assert read(path, force=True).PatientName == "Smith^Jane"
