@@ -235,15 +235,13 @@ class Core:
             InputError: ``source`` is not a readable DICOM file, or is ``destination``.
             DatasetRejectedError, DeidentificationError: as :meth:`deidentify`.
         """
-        from pydicom.errors import InvalidDicomError
-
         path = os.fspath(source)
         if isinstance(destination, str | os.PathLike) and _same_file(path, destination):
             raise InputError(f"{path}: refusing to write the output over its own input")
         try:
             dataset = read_file(path, defer_size=defer_size, force=force)
-        except (InvalidDicomError, OSError, EOFError, ValueError) as exc:
-            raise InputError(f"{path}: not a readable DICOM file ({exc})") from exc
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom\.")
             output = self._deidentify(dataset, stream_deferred=True)
@@ -395,7 +393,11 @@ def _load_deferred(source: Dataset, element: RawDataElement) -> RawDataElement:
     """
     from pydicom.filereader import read_deferred_data_element
 
-    origin = getattr(source, "filename", None) or getattr(source, "buffer", None)
+    # a data set read from a buffer, or inflated from a deflated file, is re-read from
+    # that buffer; else from its file
+    origin = getattr(source, "buffer", None)
+    if origin is None:
+        origin = getattr(source, "filename", None) or None
     if origin is None:
         return element
     try:
@@ -466,7 +468,8 @@ def _raw_uids(element: RawDataElement, uid: Callable[[str], str]) -> RawDataElem
     the value is not plain ASCII (the operator then handles it).
     """
     value = element.value
-    assert value is not None
+    if not value:  # empty (pydicom reads an empty implicit VR value as None)
+        return element
     try:
         text = value.decode("ascii").rstrip("\0 ")
     except UnicodeDecodeError:

@@ -26,16 +26,17 @@ import io
 import os
 import secrets
 import struct
+import warnings
 from collections.abc import Callable
 from typing import IO, Any, BinaryIO
 
 from pydicom import dcmread
 from pydicom.charset import convert_encodings
+from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset, validate_file_meta
 from pydicom.filebase import DicomBytesIO, DicomFileLike, DicomIO
 from pydicom.filewriter import (
-    dcmwrite,
     write_data_element,
     write_dataset,
 )
@@ -43,7 +44,9 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 from pydicom.uid import DeflatedExplicitVRLittleEndian
-from pydicom.valuerep import AMBIGUOUS_VR
+from pydicom.valuerep import AMBIGUOUS_VR, BUFFERABLE_VRS
+
+from idiscore.errors import InputError
 
 __all__ = ["FileWindow", "read", "save"]
 
@@ -142,39 +145,117 @@ def read(
     defer_size: int | str | None = DEFAULT_DEFER_SIZE,
     force: bool = False,
 ) -> Dataset:
-    """:func:`pydicom.dcmread` that leaves values larger than ``defer_size`` in the file.
+    """Read a DICOM file completely, leaving values larger than ``defer_size`` in it.
 
-    The deferred values are read (or streamed by :class:`FileWindow`) only when needed.
+    The deferred values are read (or streamed by :class:`FileWindow`) only when needed;
+    a deflated data set is read whole (it cannot be re-read piecewise). pydicom's
+    warnings are not passed on (they may quote values).
+
+    Raises:
+        InputError: not DICOM, no data set after the file meta, or truncated (an
+            element, read or deferred, ends after the end of the file). The message
+            quotes no value.
     """
-    dataset = dcmread(source, defer_size=defer_size, force=force)
-    meta = getattr(dataset, "file_meta", None)
-    if (
-        defer_size is not None
-        and meta is not None
-        and meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
-    ):
-        # a deflated data set cannot be re-read piecewise: read it whole
-        if not isinstance(source, str | os.PathLike):
-            source.seek(0)
-        dataset = dcmread(source, force=force)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            dataset = dcmread(source, defer_size=defer_size, force=force)
+            meta = getattr(dataset, "file_meta", None)
+            if (
+                defer_size is not None
+                and meta is not None
+                and meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
+            ):
+                if not isinstance(source, str | os.PathLike):
+                    source.seek(0)
+                dataset = dcmread(source, force=force)
+        except (MemoryError, RecursionError):
+            raise InputError("cannot read DICOM: too large or too deeply nested") from None
+        except Exception as exc:
+            raise InputError(f"cannot read DICOM: {type(exc).__name__}") from None
+    for warning in caught:
+        text = str(warning.message).lower()
+        if "eof" in text or "end of file" in text:
+            raise InputError("cannot read DICOM: the file ends in the middle of the data set")
+    check_complete(dataset)
     return dataset
+
+
+def check_complete(dataset: Dataset) -> None:
+    """Raise :class:`InputError` if ``dataset`` is empty or an element was cut short.
+
+    Elements left in the file (deferred) must end within the file.
+    """
+    elements = dataset._dict
+    if not elements:
+        raise InputError("no data set after the file meta information (truncated or empty)")
+    size: int | None = None
+    for tag, element in elements.items():
+        if not isinstance(element, RawDataElement) or element.length == _UNDEFINED:
+            continue
+        if element.value is None and element.length:
+            if size is None:
+                size = _source_size(dataset)
+            short = size is not None and element.value_tell + element.length > size
+        else:
+            short = isinstance(element.value, bytes) and len(element.value) < element.length
+        if short:
+            raise InputError(
+                f"truncated: element ({tag >> 16:04X},{tag & 0xFFFF:04X}) "
+                "ends after the end of the file"
+            )
+
+
+def _source_size(dataset: Dataset) -> int | None:
+    buffer = getattr(dataset, "buffer", None)
+    if buffer is not None:
+        try:
+            return len(buffer.getbuffer())
+        except (AttributeError, ValueError):
+            return None
+    filename = getattr(dataset, "filename", None)
+    if isinstance(filename, str) and filename:
+        try:
+            return os.stat(filename).st_size
+        except OSError:
+            return None
+    return None
 
 
 def deferred_window(source: Dataset, element: RawDataElement) -> FileWindow | None:
     """A :class:`FileWindow` over the value of a deferred (not yet read) raw element.
 
-    None when the value cannot be streamed: it was read already, its length is
-    undefined, or ``source`` was not read from a named file.
+    None when the value cannot be streamed: it was read already; its length is odd or
+    undefined; its VR is not one pydicom streams (OB, OW, OD, OF, OL, OV); ``source`` was
+    not read from a named file (or was inflated from a deflated one); or the value does
+    not end within the file.
     """
     filename = getattr(source, "filename", None)
+    vr = element.VR or _dictionary_vr(int(element.tag))
     if (
         element.value is not None
         or element.length in (0, _UNDEFINED)
+        or element.length % 2
+        or vr not in BUFFERABLE_VRS
         or not isinstance(filename, str)
         or not filename
+        or getattr(source, "buffer", None) is not None
     ):
         return None
+    try:
+        if element.value_tell + element.length > os.stat(filename).st_size:
+            return None
+    except OSError:
+        return None
     return FileWindow(filename, element.value_tell, element.length)
+
+
+@functools.lru_cache(maxsize=1024)
+def _dictionary_vr(tag: int) -> str:
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return "UN"
 
 
 def save(dataset: Dataset, destination: str | os.PathLike[str] | BinaryIO) -> None:
@@ -217,7 +298,7 @@ def _save_to(handle: IO[bytes] | BinaryIO, dataset: Dataset) -> None:
         or _pixel_length_mismatch(dataset, syntax)
         or any(tag >> 16 in (0, 2) for tag in dataset._dict)
     ):
-        dcmwrite(handle, dataset)
+        dataset.save_as(handle)  # pydicom decides (and refuses) as it always does
         return
     _write(handle, dataset, meta, encoding)
 
