@@ -1,8 +1,9 @@
 """Core.deidentify_file: the bytes of ``deidentify(dcmread(source)).save_as``, streamed.
 
 Large values no rule changes are copied from the source file in chunks (FileWindow), the
-source is never written, bad inputs raise InputError and leave no output, and the raw fast
-paths of Empty and HashUID give the bytes the operators give.
+source is never written, bad inputs (also the ones ``deidentify(dcmread(source))`` accepts:
+truncated files, files without a data set) raise InputError and leave no output, and the raw
+fast paths of Empty and HashUID give the bytes the operators give.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from pydicom.uid import (
 from idiscore.core import Core
 from idiscore.defaults import create_default_core
 from idiscore.errors import IDISCoreError, InputError
-from idiscore.fileio import FileWindow
+from idiscore.fileio import DEFAULT_DEFER_SIZE, FileWindow
+from idiscore.fileio import read as read_file
 
 from factories import CT_IMAGE_STORAGE, sop_dataset
 
@@ -145,35 +147,6 @@ def _stat(path: str | os.PathLike[str]) -> tuple[bytes, int, int]:
 
 # -- 1, 2. every bundled file -----------------------------------------------------------------
 
-#: (file, core) -> reason, for failures caused by bugs in src (strict xfails).
-KNOWN_BUGS: dict[tuple[str, str], str] = {}
-_TRUNCATED = (
-    "truncated input is not refused with InputError: deidentify_file writes an output "
-    "(a raw element shorter than its length is copied as it is), or raises a bare OSError "
-    "from FileWindow when the short element is streamed"
-)
-_UN_WINDOW = (
-    "truncated garbage read with force=True: an unknown public tag (VR None -> 'UN') longer "
-    "than defer_size and past the end of the file is streamed; DataElement(tag, 'UN', "
-    "FileWindow) calls len() on the window -> TypeError (and truncation is not InputError)"
-)
-for _name in ("MR_truncated.dcm", "rtplan_truncated.dcm"):
-    KNOWN_BUGS[_name, "default"] = _TRUNCATED
-for _name in ("dicomdirtests/README.txt", "test1.json", "test_PN.json", "zipMR.gz"):
-    KNOWN_BUGS[_name, "open"] = _TRUNCATED
-for _name in (
-    "README.txt",
-    "dicomdirtests/TINY_ALPHA/README",
-    "no_meta.dcm",
-    "rtplan.dump",
-    "rtstruct.dump",
-):
-    KNOWN_BUGS[_name, "open"] = _UN_WINDOW
-KNOWN_BUGS["examples_palette.dcm", "open"] = (
-    "a kept text value longer than defer_size (LO (0018,1020), 264 bytes) is streamed as a "
-    "FileWindow; pydicom only writes buffered OB/OD/OF/OL/OV/OW values -> ValueError"
-)
-
 #: defer sizes each core is run with: deidentify_file's default (None here), and small
 DEFER_SIZES: dict[str, tuple[int | None, ...]] = {"default": (None, 256), "open": (256,)}
 
@@ -186,36 +159,49 @@ def _deidentify_file(core: Core, source: Any, destination: Any, defer_size: int 
     core.deidentify_file(source, destination, **options)
 
 
-def _params() -> list[Any]:
-    params = []
-    for name in FILES:
-        for kind in DEFER_SIZES:
-            reason = KNOWN_BUGS.get((name, kind))
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-            params.append(pytest.param(name, kind, id=f"{name}-{kind}", marks=marks))
-    return params
+@cache
+def _read_refuses(name: str, defer_size: int | None) -> bool:
+    """``fileio.read`` (what deidentify_file reads with) refuses the bundled file ``name``."""
+    try:
+        read_file(
+            os.path.join(TEST_FILES, name),
+            defer_size=DEFAULT_DEFER_SIZE if defer_size is None else defer_size,
+            force=True,
+        )
+    except InputError:
+        return True
+    return False
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # pydicom's, on reading odd files
-@pytest.mark.parametrize(("name", "kind"), _params())
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [pytest.param(name, kind, id=f"{name}-{kind}") for name in FILES for kind in DEFER_SIZES],
+)
 def test_deidentify_file_writes_the_bytes_of_deidentify_and_save_as(
     name: str, kind: str, folder: Path
 ) -> None:
+    """The bytes of the reference, or its error; or InputError for what fileio.read refuses.
+
+    deidentify_file is stricter than ``deidentify(dcmread(source))``: a file that
+    ``fileio.read`` refuses (truncated, or not DICOM read with force=True) raises InputError
+    and writes nothing, even where the reference gives an output.
+    """
     if kind == "open" and _expected(name, "default")[0] == "bytes":
         pytest.skip("the default core de-identifies it: the same output, tested there")
-    outcome, expected, truncated = _expected(name, kind)
-    if outcome == "skip":
-        pytest.skip(expected)
+    outcome, expected, _truncated = _expected(name, kind)
     source = os.path.join(TEST_FILES, name)
     before = _stat(source)
     destination = folder / "out.dcm"
     core = _core(kind)
     for defer_size in DEFER_SIZES[kind]:
+        refused = _read_refuses(name, defer_size)
+        assert refused or outcome != "skip", "what pydicom cannot read, fileio.read refuses"
         try:
-            if truncated:  # refused: as not readable, or as the whole file is refused
-                allowed = (InputError,) if outcome == "bytes" else (InputError, expected)
-                with pytest.raises(allowed):
+            if refused:
+                with pytest.raises(InputError) as info:
                     _deidentify_file(core, source, destination, defer_size)
+                assert str(info.value).startswith(f"{source}: ")
             elif outcome == "bytes":
                 _deidentify_file(core, source, destination, defer_size)
                 got = destination.read_bytes()
@@ -231,6 +217,21 @@ def test_deidentify_file_writes_the_bytes_of_deidentify_and_save_as(
             for leftover in os.listdir(folder):
                 os.unlink(folder / leftover)
         assert _stat(source) == before, "the source file is never changed"
+
+
+def test_read_refuses_exactly_the_truncated_bundled_files() -> None:
+    """The bundled files deidentify_file refuses as unreadable (above) are the ones cut
+    short (an element ends after the end of the file, as pydicom reads them with force=True):
+    the two truncated DICOM files and some files that are not DICOM."""
+    truncated = {
+        name
+        for name in FILES
+        if _expected(name, "default")[0] == "skip" or _expected(name, "default")[2]
+    }
+    for defer_size in DEFER_SIZES["default"]:
+        assert {name for name in FILES if _read_refuses(name, defer_size)} == truncated
+    assert {"MR_truncated.dcm", "rtplan_truncated.dcm", "zipMR.gz", "README.txt"} <= truncated
+    assert len(truncated) < 20
 
 
 def test_bundled_files_are_mostly_deidentified() -> None:
@@ -382,22 +383,13 @@ def _bad_input(kind: str, folder: Path) -> Path:
     return path  # "missing": not created
 
 
-_NO_DATA_SET = pytest.mark.xfail(
-    strict=True,
-    raises=IDISCoreError,
-    reason="a file without a data set is read as an empty dataset and refused by a bouncer "
-    "(DatasetRejectedError: SOP Class UID missing), not InputError as the batch reader does "
-    "('no data set after the file meta information')",
-)
-
-
 @pytest.mark.parametrize(
     "kind",
     [
         "not DICOM",
         "empty",
-        pytest.param("preamble only", marks=_NO_DATA_SET),
-        pytest.param("file meta only", marks=_NO_DATA_SET),
+        "preamble only",
+        "file meta only",
         "missing",
         "folder",
     ],
@@ -406,8 +398,11 @@ def test_unreadable_input_raises_input_error_and_writes_nothing(kind: str, tmp_p
     source = _bad_input(kind, tmp_path)
     destination = tmp_path / "out" / "out.dcm"
     destination.parent.mkdir()
-    with pytest.raises(InputError):
+    with pytest.raises(InputError) as info:
         _core("default").deidentify_file(source, destination)
+    assert str(info.value).startswith(f"{source}: ")
+    if kind in ("preamble only", "file meta only"):
+        assert "no data set after the file meta" in str(info.value)
     assert os.listdir(destination.parent) == []
 
 
@@ -438,7 +433,6 @@ def _cut(ds: Dataset, folder: Path, keyword: str, into: int) -> Path:
     return cut
 
 
-@pytest.mark.xfail(strict=True, reason=_TRUNCATED)
 @pytest.mark.parametrize(
     ("keyword", "into", "defer_size"),
     [
@@ -456,21 +450,23 @@ def test_truncated_input_raises_input_error_and_writes_nothing(
     destination = tmp_path / "out" / "out.dcm"
     destination.parent.mkdir()
     before = _stat(source)
-    try:
-        with pytest.raises(InputError):
-            _core("default").deidentify_file(source, destination, defer_size=defer_size)
-    finally:
-        assert os.listdir(destination.parent) == []
-        assert _stat(source) == before
+    with pytest.raises(InputError) as info:
+        _core("default").deidentify_file(source, destination, defer_size=defer_size)
+    message = str(info.value)
+    assert message.startswith(f"{source}: ")
+    assert "ends after the end of the file" in message
+    assert "Smi" not in message.removeprefix(f"{source}: "), "no value quoted"
+    assert os.listdir(destination.parent) == []
+    assert _stat(source) == before
 
 
 def test_a_truncated_input_never_leaves_a_partial_output(tmp_path: Path) -> None:
-    """Whatever it raises today, a failure while streaming leaves no file behind."""
+    """Refused before anything is written: the previous output is intact."""
     source = _cut(_small_image(), tmp_path, "PixelData", 100)
     destination = tmp_path / "out" / "out.dcm"
     destination.parent.mkdir()
     destination.write_bytes(b"previous output")
-    with pytest.raises(Exception):  # noqa: B017 - InputError wanted, see the xfail above
+    with pytest.raises(InputError):
         _core("default").deidentify_file(source, destination, defer_size=256)
     assert os.listdir(destination.parent) == ["out.dcm"]
     assert destination.read_bytes() == b"previous output"
@@ -499,13 +495,6 @@ def test_streamed_pixel_data_in_implicit_and_big_endian_files(tmp_path: Path) ->
         _assert_like_reference(_write(ds, tmp_path / "in.dcm"), 256, tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="kept values longer than defer_size with a VR pydicom cannot write buffered "
-    "(DS, CS, US, ...) are streamed as FileWindow -> pydicom ValueError "
-    "'Elements with a VR of 'DS' cannot be used with buffered values'",
-)
 @pytest.mark.parametrize("keyword", ["FrameTimeVector", "ImageType"])
 def test_long_kept_text_and_number_values(keyword: str, tmp_path: Path) -> None:
     values = {
@@ -516,39 +505,47 @@ def test_long_kept_text_and_number_values(keyword: str, tmp_path: Path) -> None:
     _assert_like_reference(_write(ds, tmp_path / "in.dcm"), 256, tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="a deferred public element with VR UN (Pixel Data written as UN) is streamed: "
-    "DataElement(tag, 'UN', FileWindow) calls len() on the window (pydicom's "
-    "replace_un_with_known_vr) -> TypeError",
-)
-def test_pixel_data_written_with_vr_un(tmp_path: Path) -> None:
+def _pixel_data_file(folder: Path, change: str) -> Path:
+    """A small image whose Pixel Data has VR UN, or an odd length (1023 bytes, no padding)."""
     ds = _small_image()
-    ds["PixelData"].VR = "UN"
-    _assert_like_reference(_write(ds, tmp_path / "in.dcm"), 256, tmp_path)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="an odd-length deferred value is streamed: pydicom writes a buffered value's "
-    "odd length (1023) in the header, then the value and a pad byte, so the element "
-    "overruns its header and the file is corrupt; save_as of the loaded value writes "
-    "length 1024",
-)
-def test_odd_length_pixel_data(tmp_path: Path) -> None:
-    ds = _small_image(Rows=31, Columns=33)
-    ds.PixelData = bytes(range(256)) * 4  # placeholder, cut to 31 * 33 below
-    whole = _write(ds, tmp_path / "whole.dcm")
-    data = whole.read_bytes()
+    if change == "VR UN":
+        ds["PixelData"].VR = "UN"
+        return _write(ds, folder / "in.dcm")
+    data = _write(ds, folder / "whole.dcm").read_bytes()
     header = struct.pack("<HH2sHL", 0x7FE0, 0x0010, b"OB", 0, 1024)
     at = data.index(header)
-    odd = data[:at] + struct.pack("<HH2sHL", 0x7FE0, 0x0010, b"OB", 0, 1023) + data[at + 12 :]
-    odd = odd[:-1]
-    source = tmp_path / "odd.dcm"
-    source.write_bytes(odd)
+    odd = struct.pack("<HH2sHL", 0x7FE0, 0x0010, b"OB", 0, 1023)
+    source = folder / "in.dcm"
+    source.write_bytes(data[:at] + odd + data[at + 12 : -1])
     assert len(pydicom.dcmread(source).PixelData) == 1023
-    _assert_like_reference(source, 256, tmp_path)
+    return source
+
+
+@pytest.mark.parametrize("change", ["VR UN", "odd length"])
+def test_pixel_data_pydicom_cannot_stream_is_read(change: str, tmp_path: Path) -> None:
+    """(pydicom writes no buffered UN value; a buffered odd length overruns its header)"""
+    source = _pixel_data_file(tmp_path, change)
+    destination = tmp_path / "out.dcm"
+    returned = _core("default").deidentify_file(source, destination, defer_size=256)
+    assert not isinstance(returned.get_item(0x7FE00010).value, FileWindow)
+    pixels = pydicom.dcmread(source).PixelData
+    written = pydicom.dcmread(destination)
+    assert written.PixelData == pixels
+    assert written.PatientName != "Smith^Jane"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="src bug in fileio.save (not in streaming): save_as (dcmwrite) always decodes "
+    "Pixel Data (dataset['PixelData'], to set is_undefined_length), so the reference "
+    "re-encodes a raw Pixel Data element -- VR UN becomes OB, length 1023 is padded to "
+    "1024 -- while save copies the raw element as read (UN; odd length 1023). See "
+    "test_fileio.py::test_save_writes_raw_pixel_data_as_save_as_does",
+)
+@pytest.mark.parametrize("change", ["VR UN", "odd length"])
+def test_pixel_data_with_vr_un_or_an_odd_length(change: str, tmp_path: Path) -> None:
+    _assert_like_reference(_pixel_data_file(tmp_path, change), 256, tmp_path)
 
 
 @pytest.mark.parametrize("defer_size", [256, 1 << 20])
@@ -689,9 +686,7 @@ def raw_files(draw: st.DrawFn) -> bytes:
         elements.append((0x00080005, "CS", charset))
 
     def ui_value() -> bytes:
-        value = draw(UI_VALUES)
-        # (empty UIDs in implicit VR files: test_empty_uids_in_implicit_vr_files)
-        return b"\x00" if implicit and not value else value
+        return draw(UI_VALUES)
 
     for tag, vr in UI_TAGS:
         if draw(st.booleans()):
@@ -746,21 +741,10 @@ def test_raw_fast_paths_give_the_bytes_of_the_operators_on_raw_values(
         assert fast[1] is slow[1]
 
 
-_EMPTY_UID_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="pydicom reads a zero-length element of an implicit VR file with value None (b'' "
-    "in explicit VR); the HashUID raw fast path (core._raw_uids: 'assert value is not None') "
-    "raises a bare AssertionError, in deidentify and deidentify_file; with "
-    "raw_fast_paths=False the operator keeps the element empty",
-)
-
-
 @pytest.mark.parametrize("where", ["data set", "sequence item"])
-@pytest.mark.parametrize(
-    "fast", [pytest.param(True, id="fast", marks=_EMPTY_UID_BUG), pytest.param(False, id="slow")]
-)
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "slow"])
 def test_empty_uids_in_implicit_vr_files(where: str, fast: bool, folder: Path) -> None:
+    """(pydicom reads a zero-length implicit VR value as None, b'' in explicit VR)"""
     ds = sop_dataset()
     ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
     if where == "data set":
