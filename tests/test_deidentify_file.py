@@ -530,19 +530,11 @@ def test_pixel_data_pydicom_cannot_stream_is_read(change: str, tmp_path: Path) -
     assert not isinstance(returned.get_item(0x7FE00010).value, FileWindow)
     pixels = pydicom.dcmread(source).PixelData
     written = pydicom.dcmread(destination)
-    assert written.PixelData == pixels
+    # as save_as writes it: an odd length is padded to even
+    assert written.PixelData == pixels + b"\x00" * (len(pixels) % 2)
     assert written.PatientName != "Smith^Jane"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="src bug in fileio.save (not in streaming): save_as (dcmwrite) always decodes "
-    "Pixel Data (dataset['PixelData'], to set is_undefined_length), so the reference "
-    "re-encodes a raw Pixel Data element -- VR UN becomes OB, length 1023 is padded to "
-    "1024 -- while save copies the raw element as read (UN; odd length 1023). See "
-    "test_fileio.py::test_save_writes_raw_pixel_data_as_save_as_does",
-)
 @pytest.mark.parametrize("change", ["VR UN", "odd length"])
 def test_pixel_data_with_vr_un_or_an_odd_length(change: str, tmp_path: Path) -> None:
     _assert_like_reference(_pixel_data_file(tmp_path, change), 256, tmp_path)

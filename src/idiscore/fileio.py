@@ -32,7 +32,7 @@ from typing import IO, Any, BinaryIO
 
 from pydicom import dcmread
 from pydicom.charset import convert_encodings
-from pydicom.datadict import dictionary_VR
+from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset, validate_file_meta
 from pydicom.filebase import DicomBytesIO, DicomFileLike, DicomIO
@@ -200,10 +200,10 @@ def check_complete(dataset: Dataset) -> None:
         else:
             short = isinstance(element.value, bytes) and len(element.value) < element.length
         if short:
-            raise InputError(
-                f"truncated: element ({tag >> 16:04X},{tag & 0xFFFF:04X}) "
-                "ends after the end of the file"
-            )
+            # a tag read from something that is not DICOM is four bytes of its content
+            known = tag & 0x10000 or bool(keyword_for_tag(tag))
+            name = f"element ({tag >> 16:04X},{tag & 0xFFFF:04X})" if known else "an element"
+            raise InputError(f"truncated: {name} ends after the end of the file")
 
 
 def _source_size(dataset: Dataset) -> int | None:
@@ -311,11 +311,14 @@ def _encoding(dataset: Dataset, syntax: Any) -> tuple[bool, bool] | None:
 
 
 def _pixel_length_mismatch(dataset: Dataset, syntax: Any) -> bool:
-    """True when pydicom would change Pixel Data's length mode while writing."""
+    """True when pydicom would re-encode Pixel Data while writing (length mode, a VR
+    of UN, an odd length)."""
     element = dataset._dict.get(BaseTag(_PIXEL_DATA))
     if element is None:
         return False
     if isinstance(element, RawDataElement):
+        if element.VR == "UN" or (isinstance(element.value, bytes) and len(element.value) % 2):
+            return True  # pydicom decodes it to write it: VR from the dictionary, padded
         undefined = element.length == _UNDEFINED
     else:
         undefined = bool(element.is_undefined_length)
