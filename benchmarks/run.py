@@ -832,8 +832,9 @@ class Bench:
 
     def ct_notes(self) -> list[str]:
         notes = [
-            "In-process variants process one untimed warm-up file first; CLI times are whole "
-            "command runs (interpreter start, imports, core creation, atomic writes included).",
+            "In-process variants process one untimed warm-up file first and leave their "
+            "outputs in the page cache; CLI times are whole command runs (interpreter start, "
+            "imports, core creation, atomic writes and the fsync of every output included).",
             "'time x floor' is the median over repetitions of each repetition's ratio to the "
             "floor run of the same repetition.",
         ]

@@ -515,6 +515,7 @@ def test_an_interrupted_save_leaves_no_partial_file(
     for keyword in ("PatientName", "PatientID", "StudyDate", "Modality"):
         setattr(ds, keyword, "")  # decoded elements: written by write_data_element
     monkeypatch.setattr(fileio, "write_data_element", fail_on_the_third)
+    monkeypatch.setattr(fileio, "_ENCODED", {})  # encodings remembered by earlier tests
     with pytest.raises(_Interrupted):
         save(ds, target)
     assert len(calls) == 3

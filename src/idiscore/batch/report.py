@@ -1,7 +1,10 @@
 """The JSON-lines report of a batch, and what a resumed run learns from it.
 
-One line per input, written and flushed as soon as the input is finished, so the report of
-an interrupted run is valid up to its last complete line. Fields:
+One line per input, in input order, written once the input is finished and its output is
+on disk (with the default durability policy the lines come in groups, each after its
+outputs were fsynced; see :mod:`idiscore.batch.durability`), so the report of an
+interrupted run is valid up to its last complete line and every ``done`` line names a
+complete output. Fields:
 
 ``status``        ``done`` | ``rejected`` | ``skipped`` | ``failed``
 ``reason``        why it was not done (empty when done); never an element value
@@ -24,7 +27,7 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -154,7 +157,7 @@ def load_resume_state(path: str | os.PathLike[str]) -> ResumeState:
 
 
 class ReportWriter:
-    """Appends report lines, flushing each one; truncates a partial last line first."""
+    """Appends report lines and flushes them; truncates a partial last line first."""
 
     def __init__(self, path: str | os.PathLike[str], *, append: bool) -> None:
         self.path = Path(path)
@@ -171,6 +174,14 @@ class ReportWriter:
             raise ValueError("the report is closed")
         self._handle.write(result.to_json() + "\n")
         self._handle.flush()
+
+    def write_many(self, results: Iterable[FileResult]) -> None:
+        """Append several lines with one flush, then fsync the report."""
+        if self._handle is None:
+            raise ValueError("the report is closed")
+        self._handle.write("".join(result.to_json() + "\n" for result in results))
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
 
     def close(self) -> None:
         if self._handle is not None:

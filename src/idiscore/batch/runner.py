@@ -3,7 +3,8 @@
 :func:`run_batch` discovers inputs, skips those an earlier run finished (``resume``), has an
 engine process the rest (:class:`FileProcessor`: read, de-identify, write a temporary file)
 and then, in the main process and in input order, commits each output (atomic rename),
-copies rejected and failed inputs to the quarantine folder and writes one report line.
+copies rejected and failed inputs to the quarantine folder and queues one report line,
+written once the files it names are on the disk (see :mod:`idiscore.batch.durability`).
 
 Only the main process decides whether an output path is free, so two inputs that map to
 the same output are detected deterministically: the later one (in discovery order) fails.
@@ -34,6 +35,7 @@ from pydicom import dcmread
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
+from idiscore.batch.durability import FSYNC_POLICIES, Checkpointer
 from idiscore.batch.engines import Engine, InProcessEngine, ProcessPoolEngine
 from idiscore.batch.mapping import MappingFile
 from idiscore.batch.report import (
@@ -101,6 +103,9 @@ class BatchOptions:
             outputs use, with its original value, or None (nothing is recorded). It
             re-identifies patients, so it must lie outside the output and input folders;
             an existing one is only added to when resuming, never overwritten.
+        fsync: when outputs are flushed to the disk: ``"grouped"`` (in groups, before
+            their report lines) or ``"each"`` (every file before its rename); see
+            :mod:`idiscore.batch.durability`.
     """
 
     output: Path
@@ -110,6 +115,7 @@ class BatchOptions:
     resume: bool = False
     workers: int = 1
     mapping: Path | None = None
+    fsync: str = "grouped"
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -118,6 +124,10 @@ class BatchOptions:
             )
         if self.workers < 1:
             raise ConfigurationError("workers must be at least 1")
+        if self.fsync not in FSYNC_POLICIES:
+            raise ConfigurationError(
+                f"unknown fsync policy {self.fsync!r}; choose from {', '.join(FSYNC_POLICIES)}"
+            )
         if self.resume and self.report is None:
             raise ConfigurationError("resume needs the report of the earlier run")
         if self.mapping is not None:
@@ -246,7 +256,8 @@ class FileProcessor:
     """Read, de-identify and write one input to a temporary file (picklable).
 
     Returns a :class:`FileResult`; a ``done`` result carries the temporary file in
-    ``temp`` and its final path in ``output``, for the batch to commit.
+    ``temp`` and its final path in ``output``, for the batch to commit. The temporary
+    file is fsynced unless ``fsync`` is False.
 
     With ``record_mapping`` the processor works with its own copy of the core's
     pseudonymizer (the caller's is left alone), gives it a fresh recorder for every input,
@@ -255,7 +266,13 @@ class FileProcessor:
     """
 
     def __init__(
-        self, core: Core, output: Path, layout: str, *, record_mapping: bool = False
+        self,
+        core: Core,
+        output: Path,
+        layout: str,
+        *,
+        record_mapping: bool = False,
+        fsync: bool = True,
     ) -> None:
         if record_mapping:
             core = copy.copy(core)
@@ -265,6 +282,7 @@ class FileProcessor:
         self.output = Path(output).absolute()
         self.layout = layout
         self.record_mapping = record_mapping
+        self.fsync = fsync
         self.key = core.pseudonymizer.key_fingerprint
 
     def __call__(self, task: Task) -> FileResult:
@@ -326,7 +344,7 @@ class FileProcessor:
             destination = output_path(deidentified, Path(task.relative), self.output, self.layout)
             token = temp_token(task.path, str(destination))
             try:
-                temp, size = write_temp(deidentified, destination, token)
+                temp, size = write_temp(deidentified, destination, token, fsync=self.fsync)
             except Exception as exc:
                 result.reason = f"cannot write output: {_describe(exc)}"
                 return
@@ -360,33 +378,35 @@ def _discard_result(result: FileResult) -> None:
 
 
 class _Committer:
-    """Commits outputs in the main process and writes report lines."""
+    """Commits outputs and makes quarantine copies, in the main process."""
 
     def __init__(
         self,
         options: BatchOptions,
-        report: ReportWriter | None,
         state: ResumeState | None,
         mapping: MappingFile | None = None,
     ) -> None:
         self.options = options
-        self.report = report
         self.state = state
         self.mapping = mapping
+        self.fsync = options.fsync == "each"
+        self.quarantine = (
+            Path(options.quarantine).absolute() if options.quarantine is not None else None
+        )
         self.claimed: set[bytes] = set()
 
-    def finish(self, task: Task, result: FileResult) -> FileResult:
+    def finish(self, task: Task, result: FileResult) -> Path | None:
+        """Commit the output of a ``done`` result, or copy a rejected or failed input to
+        the quarantine folder; the path of that copy."""
         if result.status == "done":
             self._commit(result)
         if self.mapping is not None and result.mapping is not None:
             if result.status == "done":  # committed: journaled before it is reported
                 self.mapping.add(result.mapping)
             result.mapping = None
-        if result.status in ("rejected", "failed") and self.options.quarantine is not None:
-            self._quarantine(task, result)
-        if self.report is not None:
-            self.report.write(result)
-        return result
+        if result.status in ("rejected", "failed") and self.quarantine is not None:
+            return self._quarantine(task, result, self.quarantine)
+        return None
 
     def _commit(self, result: FileResult) -> None:
         assert result.output is not None and result.temp is not None
@@ -405,7 +425,7 @@ class _Committer:
             result.output = result.output_bytes = result.key = None
         else:
             try:
-                commit(Path(result.temp), destination)
+                commit(Path(result.temp), destination, fsync=self.fsync)
             except OSError as exc:
                 discard(result.temp)
                 result.status, result.reason = "failed", f"cannot write output: {_describe(exc)}"
@@ -414,14 +434,16 @@ class _Committer:
                 self.claimed.add(digest)
         result.temp = None
 
-    def _quarantine(self, task: Task, result: FileResult) -> None:
-        assert self.options.quarantine is not None
+    def _quarantine(self, task: Task, result: FileResult, quarantine: Path) -> Path | None:
         if task.error is not None or not os.path.isfile(task.path):
-            return
+            return None
         try:
-            copy_to_quarantine(Path(task.path), Path(task.relative), self.options.quarantine)
+            return copy_to_quarantine(
+                Path(task.path), Path(task.relative), quarantine, fsync=self.fsync
+            )
         except OSError as exc:
             result.reason += f"; copy to quarantine failed: {_describe(exc)}"
+            return None
 
 
 def _check_key(state: ResumeState, key: str) -> None:
@@ -443,9 +465,10 @@ def run_batch(
 ) -> BatchSummary:
     """De-identify every DICOM file below ``inputs`` into ``options.output``.
 
-    ``on_result`` is called in the main process after each input is finished (its report
-    line written). Returns the counters; ``summary.interrupted`` is True if the run was
-    stopped with Ctrl-C (``KeyboardInterrupt``), which is not re-raised.
+    ``on_result`` is called in the main process after each input is finished (its output
+    committed, its report line queued). Returns the counters; ``summary.interrupted`` is
+    True if the run was stopped with Ctrl-C (``KeyboardInterrupt``), which is not
+    re-raised. When it returns, every output and the report are on the disk.
 
     With ``options.mapping`` the pseudonyms of every committed output are collected and the
     mapping file is written once at the end, also after an interruption (see
@@ -466,7 +489,11 @@ def run_batch(
             "(resume=True, --resume) or choose another report file"
         )
     processor = FileProcessor(
-        core, options.output, options.layout, record_mapping=options.mapping is not None
+        core,
+        options.output,
+        options.layout,
+        record_mapping=options.mapping is not None,
+        fsync=options.fsync == "each",
     )
     state: ResumeState | None = None
     summary = BatchSummary()
@@ -498,7 +525,11 @@ def run_batch(
         if mapping is not None:
             mapping.abandon()
         raise
-    committer = _Committer(options, report, state, mapping)
+    roots = [processor.output] + ([options.quarantine] if options.quarantine else [])
+    # the mapping journal reaches the disk before the report lines of its outputs
+    journal = [mapping.journal] if mapping is not None else []
+    checkpointer = Checkpointer(report, policy=options.fsync, roots=roots, also_sync=journal)
+    committer = _Committer(options, state, mapping)
 
     def tasks() -> Iterator[Task]:
         for candidate in discover(inputs):
@@ -512,9 +543,10 @@ def run_batch(
     try:
         for task, result in results:
             pending = result
-            committer.finish(task, result)
+            copy = committer.finish(task, result)
             pending = None
             summary.add(result)
+            checkpointer.add(result, output=result.output, copy=copy)
             if on_result is not None:
                 on_result(result, summary)
     except KeyboardInterrupt:
@@ -527,12 +559,27 @@ def run_batch(
         close = getattr(results, "close", None)
         if close is not None:
             close()
-        if report is not None:
-            report.close()
-        if mapping is not None:
-            mapping.close()
-        summary.seconds = time.perf_counter() - started
+        try:
+            checkpointer.close()
+        finally:
+            if report is not None:
+                report.close()
+            if mapping is not None:
+                mapping.close()
+            for result, output_bytes in checkpointer.failed_outputs:
+                _count_as_failed(summary, result, output_bytes)
+            summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _count_as_failed(summary: BatchSummary, result: FileResult, output_bytes: int) -> None:
+    """Move a result counted as done to failed (its output could not be synced)."""
+    size = result.input_bytes or 0
+    summary.counts["done"] -= 1
+    summary.counts["failed"] += 1
+    summary.bytes_in["done"] -= size
+    summary.bytes_in["failed"] += size
+    summary.bytes_out -= output_bytes
 
 
 def _non_empty(path: Path) -> bool:

@@ -8,11 +8,13 @@ Layouts:
 ``patient``  ``<PatientID>/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm``
              from the *de-identified* values, each made safe as a file name.
 
-Every file is first written to a temporary file in its destination folder (named
-``.idiscore-<token>.tmp``), flushed and fsynced, and only then renamed over its final name
-with :func:`os.replace`, so an interrupted run never leaves a partial output file. A run
-killed outright may leave temporary files behind; :func:`sweep_temp_files` removes them
-(a resumed run does so before it starts).
+Every file is first written completely to a temporary file in its destination folder
+(named ``.idiscore-<token>.tmp``) and only then renamed over its final name with
+:func:`os.replace`, so an interrupted or killed run never leaves a partial output file under
+its final name. Whether the file is also fsynced before the rename (``fsync=True``, the
+default of these functions) or later, in a group with others, is the batch's durability
+policy (see :mod:`idiscore.batch.durability`). A run killed outright may leave temporary
+files behind; :func:`sweep_temp_files` removes them (a resumed run does so before it starts).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ __all__ = [
     "commit",
     "copy_to_quarantine",
     "discard",
+    "fsync_folder",
+    "fsync_path",
     "output_path",
     "safe_name",
     "sweep_temp_files",
@@ -114,13 +118,15 @@ def _prepare(dataset: Dataset) -> None:
         dataset.preamble = b"\x00" * 128
 
 
-def write_temp(dataset: Dataset, destination: Path, token: str) -> tuple[Path, int]:
+def write_temp(
+    dataset: Dataset, destination: Path, token: str, *, fsync: bool = True
+) -> tuple[Path, int]:
     """Write ``dataset`` as a DICOM file to a temporary file next to ``destination``.
 
     The file gets a preamble and complete file meta (PS3.10) when the dataset allows it
     (it has SOP Class and Instance UIDs); otherwise it is written as it is. The file is
-    fsynced. Returns the temporary path and its size; the temporary file is removed if
-    writing fails or is interrupted.
+    fsynced unless ``fsync`` is False. Returns the temporary path and its size; the
+    temporary file is removed if writing fails or is interrupted.
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
     temp = _temp_for(destination, token)
@@ -134,7 +140,8 @@ def write_temp(dataset: Dataset, destination: Path, token: str) -> tuple[Path, i
                 handle.truncate()
                 dataset.save_as(handle)
             handle.flush()
-            os.fsync(handle.fileno())
+            if fsync:
+                os.fsync(handle.fileno())
             size = handle.tell()
     except BaseException:
         discard(temp)
@@ -142,10 +149,15 @@ def write_temp(dataset: Dataset, destination: Path, token: str) -> tuple[Path, i
     return temp, size
 
 
-def commit(temp: Path, destination: Path) -> None:
-    """Move a finished temporary file to its destination (atomic on one file system)."""
+def commit(temp: Path, destination: Path, *, fsync: bool = True) -> None:
+    """Move a finished temporary file to its destination (atomic on one file system).
+
+    With ``fsync`` the destination folder is fsynced, so the new name survives a power
+    failure.
+    """
     os.replace(temp, destination)
-    _fsync_folder(destination.parent)
+    if fsync:
+        fsync_folder(destination.parent)
 
 
 def discard(temp: str | os.PathLike[str] | None) -> None:
@@ -155,7 +167,21 @@ def discard(temp: str | os.PathLike[str] | None) -> None:
             os.unlink(temp)
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_path(path: str | os.PathLike[str]) -> None:
+    """Flush a written file to the disk (data and size).
+
+    Raises:
+        OSError: the file cannot be opened or the disk reports an error.
+    """
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def fsync_folder(folder: str | os.PathLike[str]) -> None:
+    """Flush a folder's entries (new names) to the disk; a no-op where unsupported."""
     try:
         descriptor = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -168,11 +194,14 @@ def _fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-def copy_to_quarantine(source: Path, relative: Path, quarantine: Path) -> Path:
+def copy_to_quarantine(
+    source: Path, relative: Path, quarantine: Path, *, fsync: bool = True
+) -> Path:
     """Copy an input that was rejected or failed to ``quarantine / relative``, atomically.
 
     An existing copy with the same content is reused; a different file already there is
-    kept and the copy gets a numbered name (``x.dcm.1``, ``x.dcm.2`` ...).
+    kept and the copy gets a numbered name (``x.dcm.1``, ``x.dcm.2`` ...). The copy is
+    fsynced before its rename unless ``fsync`` is False.
     """
     destination = quarantine / relative
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -188,7 +217,8 @@ def copy_to_quarantine(source: Path, relative: Path, quarantine: Path) -> Path:
         with open(source, "rb") as reader, open(temp, "wb") as writer:
             shutil.copyfileobj(reader, writer)
             writer.flush()
-            os.fsync(writer.fileno())
+            if fsync:
+                os.fsync(writer.fileno())
         os.replace(temp, candidate)
     except BaseException:
         discard(temp)

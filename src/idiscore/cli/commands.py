@@ -171,6 +171,16 @@ def _verbosity(quiet: bool, verbose: int) -> int:
     is_flag=True,
     help="Skip inputs the report lists as done; append to it (and add to --mapping).",
 )
+@click.option(
+    "--fsync",
+    type=click.Choice(["grouped", "each"]),
+    default="grouped",
+    show_default=True,
+    help="When outputs are flushed to disk. grouped: in groups (at least every 2 s), each "
+    "group before its report lines; all of them before the command ends. each: every "
+    "file before it gets its final name (slower; complete outputs even after a power "
+    "failure mid-batch).",
+)
 @click.option("--dry-run", is_flag=True, help="Discover and classify inputs; write nothing.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the summary.")
 @click.option("-v", "--verbose", count=True, help="A line per input.")
@@ -185,6 +195,7 @@ def deidentify(
     quarantine: Path | None,
     mapping: Path | None,
     resume: bool,
+    fsync: str,
     dry_run: bool,
     quiet: bool,
     verbose: int,
@@ -213,6 +224,7 @@ def deidentify(
         resume=resume,
         workers=workers or default_workers(),
         mapping=mapping,
+        fsync=fsync,
     )
     console = _console()
     verbosity = _verbosity(quiet, verbose)

@@ -55,7 +55,12 @@ class _RateColumn(TextColumn):
 
 
 class BatchDisplay:
-    """Progress for one batch; use as a context manager, call :meth:`update` per input."""
+    """Progress for one batch; use as a context manager, call :meth:`update` per input.
+
+    The progress bar (and its refresh thread) starts with the first update: by then a
+    process pool has started its workers, which it can fork only while this process runs
+    a single thread (see :mod:`idiscore.batch.engines`).
+    """
 
     def __init__(
         self,
@@ -89,7 +94,6 @@ class BatchDisplay:
                 console=self.console,
                 transient=False,
             )
-            self._progress.start()
             label = "classifying" if self.dry_run else "de-identifying"
             self._task = self._progress.add_task(label, total=self._total)
         return self
@@ -105,6 +109,8 @@ class BatchDisplay:
 
     def update(self, result: FileResult, summary: BatchSummary) -> None:
         if self._progress is not None and self._task is not None:
+            if not self._progress.live.is_started:
+                self._progress.start()
             self._progress.advance(self._task)
         if self.verbosity < 0:
             return
