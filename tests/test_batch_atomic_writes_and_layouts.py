@@ -79,6 +79,8 @@ def test_failed_write_leaves_no_temporary_file(
         raise OSError("disk full")
 
     monkeypatch.setattr(Dataset, "save_as", broken_save)
+    # complete file meta is written by idiscore.fileio.save, the rest by save_as
+    monkeypatch.setattr("idiscore.batch.writer.save", broken_save)
     with pytest.raises(OSError, match="disk full"):
         write_temp(ds, tmp_path / "x.dcm", "t")
     assert list(tmp_path.iterdir()) == []

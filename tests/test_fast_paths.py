@@ -174,3 +174,29 @@ def test_remembered_clean_results_keep_each_elements_vr_in_implicit_vr() -> None
     assert output["StudyDescription"].VR == "LO"
     assert output["ImageComments"].VR == "LT"
     assert "Smith" not in str(output.StudyDescription) + str(output.ImageComments)
+
+
+def test_batch_outputs_are_the_bytes_of_deidentify_and_save_as(tmp_path) -> None:
+    """The batch reads with deferred values, streams them and writes raw elements as read:
+    its outputs are byte for byte those of the straightforward path."""
+    import shutil
+
+    from pydicom.data import get_testdata_file
+
+    from idiscore.batch import BatchOptions, run_batch
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    big = _big_pixel_file(tmp_path, size=200_000)  # pixel data above the defer size
+    shutil.copy(big, inputs / "big.dcm")
+    for name in ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm"):
+        source = get_testdata_file(name)
+        assert source is not None
+        shutil.copy(source, inputs / name)
+    deidentifier = create_default_core()
+    summary = run_batch(deidentifier, [inputs], BatchOptions(output=tmp_path / "out"))
+    assert summary.counts["done"] == 4
+    outputs = sorted((tmp_path / "out").rglob("*.dcm"))
+    assert len(outputs) == 4
+    expected = {_bytes(deidentifier.deidentify(pydicom.dcmread(p))) for p in inputs.iterdir()}
+    assert {path.read_bytes() for path in outputs} == expected

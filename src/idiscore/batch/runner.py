@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydicom import dcmread
-from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from idiscore.batch.durability import FSYNC_POLICIES, Checkpointer
 from idiscore.batch.engines import Engine, InProcessEngine, ProcessPoolEngine
@@ -64,6 +64,7 @@ from idiscore.errors import (
     DeidentificationError,
     InputError,
 )
+from idiscore.fileio import DEFAULT_DEFER_SIZE, check_complete
 from idiscore.pseudonyms import MappingRecorder
 
 if TYPE_CHECKING:
@@ -213,8 +214,11 @@ def _read_dicom(path: str | os.PathLike[str], has_preamble: bool) -> tuple[Datas
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            with open(path, "rb") as handle:
-                dataset = dcmread(handle, force=not has_preamble)
+            # values above DEFAULT_DEFER_SIZE (pixel data) stay in the file: the output
+            # streams them from there (see idiscore.fileio)
+            dataset = dcmread(path, force=not has_preamble, defer_size=DEFAULT_DEFER_SIZE)
+            if _is_deflated(dataset):  # a deflated data set cannot be re-read piecewise
+                dataset = dcmread(path, force=not has_preamble)
         except (MemoryError, RecursionError):
             raise InputError(
                 "cannot read DICOM: the file is too large or too deeply nested"
@@ -225,25 +229,13 @@ def _read_dicom(path: str | os.PathLike[str], has_preamble: bool) -> tuple[Datas
         text = str(warning.message)
         if "EOF" in text or "end of file" in text.lower():
             raise InputError("cannot read DICOM: the file ends in the middle of the data set")
-    _check_complete(dataset)
+    check_complete(dataset)
     return dataset, len(caught)
 
 
-def _check_complete(dataset: Dataset) -> None:
-    elements = dataset._dict
-    if not elements:
-        raise InputError("no data set after the file meta information (truncated or empty)")
-    for tag, element in elements.items():
-        if (
-            isinstance(element, RawDataElement)
-            and isinstance(element.value, bytes)
-            and element.length != 0xFFFFFFFF
-            and len(element.value) < element.length
-        ):
-            raise InputError(
-                f"truncated: element ({tag >> 16:04X},{tag & 0xFFFF:04X}) "
-                "ends after the end of the file"
-            )
+def _is_deflated(dataset: Dataset) -> bool:
+    meta = getattr(dataset, "file_meta", None)
+    return meta is not None and meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
 
 
 def _is_dicomdir(dataset: Dataset) -> bool:
@@ -329,7 +321,7 @@ class FileProcessor:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                deidentified = self.core.deidentify(dataset)
+                deidentified = self.core.deidentify(dataset, stream=True)
             except DatasetRejectedError as exc:
                 result.status, result.reason = "rejected", exc.reason
                 result.bouncer = exc.bouncer_name

@@ -30,6 +30,8 @@ from typing import Any
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from idiscore.fileio import save
+
 __all__ = [
     "LAYOUTS",
     "TEMP_PREFIX",
@@ -118,6 +120,18 @@ def _prepare(dataset: Dataset) -> None:
         dataset.preamble = b"\x00" * 128
 
 
+_REQUIRED_META = (0x00020001, 0x00020002, 0x00020003, 0x00020010, 0x00020012)
+
+
+def _complete_meta(dataset: Dataset) -> bool:
+    """True when ``dataset`` has a preamble and the PS3.10 file meta a de-identified
+    dataset gets from the Core (so enforcing the file format would add nothing)."""
+    meta = getattr(dataset, "file_meta", None)
+    if meta is None or not getattr(dataset, "preamble", None):
+        return False
+    return all(tag in meta._dict for tag in _REQUIRED_META)
+
+
 def write_temp(
     dataset: Dataset, destination: Path, token: str, *, fsync: bool = True
 ) -> tuple[Path, int]:
@@ -133,12 +147,15 @@ def write_temp(
     _prepare(dataset)
     try:
         with open(temp, "wb") as handle:
-            try:
-                dataset.save_as(handle, enforce_file_format=True)
-            except (ValueError, AttributeError):  # meta cannot be completed: write as it is
-                handle.seek(0)
-                handle.truncate()
-                dataset.save_as(handle)
+            if _complete_meta(dataset):
+                save(dataset, handle)  # as save_as, raw values copied, pixel data streamed
+            else:
+                try:
+                    dataset.save_as(handle, enforce_file_format=True)
+                except (ValueError, AttributeError):  # meta cannot be completed: as it is
+                    handle.seek(0)
+                    handle.truncate()
+                    dataset.save_as(handle)
             handle.flush()
             if fsync:
                 os.fsync(handle.fileno())
