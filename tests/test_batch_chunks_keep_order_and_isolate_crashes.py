@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,3 +121,65 @@ def test_results_never_handed_out_are_discarded(tmp_path: Path) -> None:
     assert [number for number, _ in received] == list(range(7))
     assert discarded, "the rest of the second chunk at least was computed"
     assert sorted(int(p.name) for p in tmp_path.iterdir()) == list(range(7))
+
+
+ORPHAN_SCRIPT = """
+import os, sys, time
+from idiscore.batch.engines import ProcessPoolEngine
+from {module} import pid_after
+
+if __name__ == "__main__":
+    engine = ProcessPoolEngine(
+        pid_after, 2, chunk_size=1, on_crash=pid_after, start_method=sys.argv[1]
+    )
+    for _, pid in engine.run([0.0] * 4 + [60.0] * 8):
+        print(pid, flush=True)
+"""
+
+
+def pid_after(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie nobody reaped yet counts as ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return not Path("/proc/self").exists() and _signalable(pid)
+    except OSError:
+        return _signalable(pid)
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _signalable(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
+def test_workers_end_when_the_main_process_is_killed(tmp_path: Path, method: str) -> None:
+    if method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {method} on this platform")
+    script = tmp_path / "orphans.py"
+    script.write_text(ORPHAN_SCRIPT.format(module=__name__))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    with subprocess.Popen(
+        [sys.executable, str(script), method],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # its resource tracker reports the semaphores it left
+        text=True,
+        env=env,
+    ) as main:
+        assert main.stdout is not None
+        workers = {int(main.stdout.readline()) for _ in range(4)}
+        main.kill()
+        main.wait()
+    deadline = time.monotonic() + 20
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if alive(pid)]

@@ -80,6 +80,28 @@ def test_lines_are_written_after_their_outputs_are_fsynced(
     assert len([e for e in events if e[0] == "line"]) == len(NAMES) + 1  # + notes.txt
 
 
+def test_quarantine_copies_are_fsynced_before_their_lines(
+    tmp_path: Path, inputs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[str] = []
+    fsync_path = durability.fsync_path
+
+    def spy(path: str | os.PathLike[str]) -> None:
+        synced.append(os.fspath(path))
+        fsync_path(path)
+
+    monkeypatch.setattr(durability, "fsync_path", spy)
+    broken = inputs / "series0" / "CT_small.dcm"
+    broken.write_bytes(broken.read_bytes()[:300])  # truncated: fails
+    quarantine, report = tmp_path / "quarantine", tmp_path / "report.jsonl"
+    options = BatchOptions(output=tmp_path / "out", report=report, quarantine=quarantine)
+    summary = run_batch(core(), [inputs], options)
+    assert summary.counts["failed"] == 1
+    copy = quarantine / "series0" / "CT_small.dcm"
+    assert copy.read_bytes() == broken.read_bytes()
+    assert str(copy) in synced
+
+
 def test_every_new_folder_is_fsynced_up_to_the_output_folders_parent(
     tmp_path: Path, inputs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

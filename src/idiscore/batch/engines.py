@@ -22,16 +22,19 @@ tasks in flight, so a stream of a million inputs needs memory for a window of th
   The function (holding the Core) is pickled once and handed to each worker by the pool
   initializer; tasks and results are small. Workers ignore SIGINT and take the default
   action on SIGTERM: on Ctrl-C the main process stops submitting, lets running chunks
-  finish and hands their results to ``on_discard``. If a worker dies (a crash in a codec,
-  the OOM killer), the chunks that had finished keep their results; every task of the
-  other chunks in flight is run again, one at a time, in a fresh one-process pool to find
-  the one responsible, which is reported through ``on_crash``; the others continue
-  normally.
+  finish and hands their results to ``on_discard``. A worker ends itself when the main
+  process is gone (killed outright): nobody would collect its results.
+
+  If a worker dies (a crash in a codec, the OOM killer), the chunks that had finished
+  keep their results; every task of the other chunks in flight is run again, one at a
+  time, in a fresh one-process pool to find the one responsible, which is reported
+  through ``on_crash``; the others continue normally.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
 import pickle
 import signal
@@ -95,7 +98,20 @@ def _initialize_worker(pickled_function: bytes) -> None:
     global _WORKER_FUNCTION
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker inherits the CLI's
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.sentinel is not None:
+        watchdog = threading.Thread(
+            target=_exit_with_parent, args=(parent.sentinel,), name="parent-watch", daemon=True
+        )
+        watchdog.start()
     _WORKER_FUNCTION = pickle.loads(pickled_function)
+
+
+def _exit_with_parent(sentinel: int) -> None:
+    """End this worker when the main process is gone (e.g. killed with SIGKILL): nobody
+    would collect its results, and it would wait for tasks forever."""
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
 
 
 def _call_worker(task: Any) -> Any:
@@ -222,9 +238,12 @@ class ProcessPoolEngine(Engine[T, R]):
                         exhausted = True
                     if not chunk:
                         break
-                    submitted: Future[tuple[list[R], float]] = pool.submit(_call_chunk, chunk)
-                    window.append((chunk, submitted))
                     in_flight += len(chunk)
+                    try:
+                        window.append((chunk, pool.submit(_call_chunk, chunk)))
+                    except BrokenProcessPool as exc:  # a worker died since the last result
+                        window.append((chunk, _failed(exc)))
+                        break
                 if not window:
                     return
                 chunk, future = window[0]
@@ -291,11 +310,17 @@ class ProcessPoolEngine(Engine[T, R]):
 
     def _run_alone(self, pool: ProcessPoolExecutor, task: T) -> tuple[R, bool]:
         """Run one task by itself; a dead worker means this task is the culprit."""
-        future: Future[R] = pool.submit(_call_worker, task)
         try:
+            future: Future[R] = pool.submit(_call_worker, task)
             return future.result(), False
         except BrokenProcessPool:
             return self.on_crash(task), True
+
+
+def _failed(exc: BaseException) -> Future[Any]:
+    future: Future[Any] = Future()
+    future.set_exception(exc)
+    return future
 
 
 def _succeeded(future: Future[Any]) -> bool:

@@ -217,8 +217,8 @@ def copy_to_quarantine(
     """Copy an input that was rejected or failed to ``quarantine / relative``, atomically.
 
     An existing copy with the same content is reused; a different file already there is
-    kept and the copy gets a numbered name (``x.dcm.1``, ``x.dcm.2`` ...). The copy is
-    fsynced before its rename unless ``fsync`` is False.
+    kept and the copy gets a numbered name (``x.dcm.1``, ``x.dcm.2`` ...). Unless ``fsync``
+    is False, the copy is fsynced before its rename and its folder after it.
     """
     destination = quarantine / relative
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -240,6 +240,8 @@ def copy_to_quarantine(
     except BaseException:
         discard(temp)
         raise
+    if fsync:
+        fsync_folder(candidate.parent)
     return candidate
 
 
