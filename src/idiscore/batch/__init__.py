@@ -10,6 +10,7 @@ Modules: :mod:`~idiscore.batch.sources` (discovery and DICOM sniffing),
 :mod:`~idiscore.batch.runner` (per-file processing, the batch loop),
 :mod:`~idiscore.batch.engines` (in-process and process-pool engines),
 :mod:`~idiscore.batch.writer` (layouts, atomic writes, quarantine),
+:mod:`~idiscore.batch.durability` (when outputs are fsynced and report lines written),
 :mod:`~idiscore.batch.report` (the JSON-lines report and resume),
 :mod:`~idiscore.batch.mapping` (the opt-in mapping file: original -> pseudonym),
 :mod:`~idiscore.batch.safety` (refusing unsafe path combinations).

@@ -18,11 +18,12 @@ failure or an operating-system crash in the middle of a batch can leave behind:
     disk. A background thread of the main process fsyncs them in groups -- 64 files,
     256 MB, or whatever 2 seconds brought, whichever comes first -- together with the
     folders that received them (and, once, every new folder's parent), and only then
-    writes the group's report lines and fsyncs the report. One flush of the disk per group
-    instead of two per file. After a power failure, every ``done`` line of the report
-    names a complete output; outputs of the last group or two, which have no line yet,
-    may be empty or partial under their final names: a run with ``--resume`` writes them
-    again. Without a report, distrust the outputs written in the last seconds.
+    writes the group's report lines and fsyncs the report. Nobody waits for the disk
+    while files are processed, and the kernel writes a group's files together. After a
+    power failure, every ``done`` line of the report names a complete output; outputs of
+    the last group or two, which have no line yet, may be empty or partial under their
+    final names: a run with ``--resume`` writes them again. Without a report, distrust
+    the outputs written in the last seconds.
 ``each``
     Every output is fsynced before its rename and its folder after the rename, and its
     report line follows at once: a complete output under its final name even after a

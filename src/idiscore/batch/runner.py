@@ -29,7 +29,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
@@ -47,7 +47,7 @@ from idiscore.batch.report import (
     path_digest,
 )
 from idiscore.batch.safety import check_paths
-from idiscore.batch.sources import Candidate, discover, sniff
+from idiscore.batch.sources import SNIFF_BYTES, Candidate, discover, sniff, sniff_head
 from idiscore.batch.writer import (
     LAYOUTS,
     commit,
@@ -211,14 +211,25 @@ def read_dicom(path: str | os.PathLike[str], *, has_preamble: bool = True) -> Da
 
 def _read_dicom(path: str | os.PathLike[str], has_preamble: bool) -> tuple[Dataset, int]:
     """:func:`read_dicom`, and how many warnings pydicom issued while reading."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise InputError(f"cannot read DICOM: {_describe(exc)}") from None
+    with handle:
+        return _read_open_dicom(handle, has_preamble)
+
+
+def _read_open_dicom(handle: BinaryIO, has_preamble: bool) -> tuple[Dataset, int]:
+    """:func:`_read_dicom` from a file opened in binary mode, at its start."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             # values above DEFAULT_DEFER_SIZE (pixel data) stay in the file: the output
-            # streams them from there (see idiscore.fileio)
-            dataset = dcmread(path, force=not has_preamble, defer_size=DEFAULT_DEFER_SIZE)
+            # streams them from there (see idiscore.fileio); pydicom re-opens it by name
+            dataset = dcmread(handle, force=not has_preamble, defer_size=DEFAULT_DEFER_SIZE)
             if _is_deflated(dataset):  # a deflated data set cannot be re-read piecewise
-                dataset = dcmread(path, force=not has_preamble)
+                handle.seek(0)
+                dataset = dcmread(handle, force=not has_preamble)
         except (MemoryError, RecursionError):
             raise InputError(
                 "cannot read DICOM: the file is too large or too deeply nested"
@@ -301,19 +312,26 @@ class FileProcessor:
             result.reason = task.error
             return
         try:
-            result.input_bytes = os.stat(task.path).st_size
-            sniffed = sniff(task.path)
-        except (OSError, InputError) as exc:
-            result.reason = str(exc) if isinstance(exc, InputError) else _describe(exc)
+            handle = open(task.path, "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            result.reason = f"cannot read file: {exc.strerror or _describe(exc)}"
             return
-        if not sniffed.is_dicom:
-            result.status, result.reason = "skipped", sniffed.reason
-            return
-        try:
-            dataset, read_warnings = _read_dicom(task.path, sniffed.has_preamble)
-        except InputError as exc:
-            result.reason = str(exc)
-            return
+        with handle:  # one open for the size, the sniff and the read
+            try:
+                result.input_bytes = os.fstat(handle.fileno()).st_size
+                sniffed = sniff_head(handle.read(SNIFF_BYTES), result.input_bytes)
+                handle.seek(0)
+            except OSError as exc:
+                result.reason = f"cannot read file: {exc.strerror or _describe(exc)}"
+                return
+            if not sniffed.is_dicom:
+                result.status, result.reason = "skipped", sniffed.reason
+                return
+            try:
+                dataset, read_warnings = _read_open_dicom(handle, sniffed.has_preamble)
+            except InputError as exc:
+                result.reason = str(exc)
+                return
         if _is_dicomdir(dataset):
             result.status = "skipped"
             result.reason = "DICOMDIR (a media directory index, not an image)"

@@ -27,10 +27,21 @@ from pathlib import Path
 
 from idiscore.errors import InputError
 
-__all__ = ["Candidate", "Sniffed", "count_candidates", "discover", "is_glob", "sniff"]
+__all__ = [
+    "SNIFF_BYTES",
+    "Candidate",
+    "Sniffed",
+    "count_candidates",
+    "discover",
+    "is_glob",
+    "sniff",
+    "sniff_head",
+]
 
 _MAGIC = b"DICM"
 _PREAMBLE = 128
+#: how many bytes of a file :func:`sniff_head` needs
+SNIFF_BYTES = _PREAMBLE + len(_MAGIC)
 _GLOB_CHARS = frozenset("*?[")
 _VR_LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
@@ -154,13 +165,18 @@ def sniff(path: str | os.PathLike[str]) -> Sniffed:
     """
     try:
         with open(path, "rb") as handle:
-            head = handle.read(_PREAMBLE + len(_MAGIC))
+            head = handle.read(SNIFF_BYTES)
             size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}") from None
+    return sniff_head(head, size)
+
+
+def sniff_head(head: bytes, size: int) -> Sniffed:
+    """:func:`sniff` for the first :data:`SNIFF_BYTES` bytes of a file of ``size`` bytes."""
     if not head:
         return Sniffed(False, reason="empty file")
-    if len(head) == _PREAMBLE + len(_MAGIC) and head[_PREAMBLE:] == _MAGIC:
+    if len(head) == SNIFF_BYTES and head[_PREAMBLE:] == _MAGIC:
         return Sniffed(True, has_preamble=True)
     if _looks_like_bare_dataset(head, size):
         return Sniffed(True, has_preamble=False)
