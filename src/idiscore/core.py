@@ -312,6 +312,13 @@ class Core:
         meta = getattr(dataset, "file_meta", None)
         if meta is not None:
             new_meta = FileMetaDataset()
+            # raw elements copied from the input's meta are in its encoding: say so, so
+            # that writers copy them as they are
+            meta_implicit, meta_little = meta.original_encoding
+            if meta_implicit is not None:
+                new_meta.set_original_encoding(
+                    meta_implicit, meta_little, meta.original_character_set
+                )
             meta_context = Context(meta, shared, options=self.options, encoding="iso8859")
             walker.walk(meta, meta_context, new_meta)
             if len(new_meta) or implicit is not None:
