@@ -16,7 +16,6 @@ immutable values (raw element bytes, pixel data) with the input.
 
 from __future__ import annotations
 
-import functools
 import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -43,7 +42,7 @@ from idiscore.errors import (
     IDISCoreError,
     InputError,
 )
-from idiscore.fileio import DEFAULT_DEFER_SIZE, deferred_window
+from idiscore.fileio import DEFAULT_DEFER_SIZE, deferred_window, dictionary_vr
 from idiscore.fileio import read as read_file
 from idiscore.fileio import save as save_file
 from idiscore.identifiers import normalise_creator, tag_string
@@ -434,27 +433,17 @@ def _is_sequence(element: DataElement | RawDataElement) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=4096)
-def _dictionary_vr(tag: int) -> str:
-    from pydicom.datadict import dictionary_VR
-
-    try:
-        return str(dictionary_VR(tag))
-    except KeyError:
-        return "UN"
-
-
 def _is_uid(element: RawDataElement) -> bool:
     vr = element.VR
     if vr is None:
-        return _dictionary_vr(int(element.tag)) == "UI"
+        return dictionary_vr(int(element.tag)) == "UI"
     return vr == "UI"
 
 
 def _is_text(element: RawDataElement) -> bool:
     vr = element.VR
     if vr is None:
-        return _dictionary_vr(int(element.tag)) in TEXT_VRS
+        return dictionary_vr(int(element.tag)) in TEXT_VRS
     return vr in TEXT_VRS
 
 
@@ -630,7 +619,7 @@ class _Walker:
         encoding = context.encoding
         key = (
             operation,
-            raw.VR or _dictionary_vr(tag),
+            raw.VR or dictionary_vr(tag),
             raw.value,
             encoding if isinstance(encoding, str) else tuple(encoding),
             context.identifying_values,
@@ -663,7 +652,7 @@ class _Walker:
         if self.stream_deferred and (operation is None or type(operation) is Keep):
             window = deferred_window(source, element)
             if window is not None and not _is_sequence(element):
-                vr = element.VR or _dictionary_vr(int(element.tag))
+                vr = element.VR or dictionary_vr(int(element.tag))
                 return DataElement(element.tag, vr, window)
         return _load_deferred(source, element)
 

@@ -6,15 +6,17 @@ the largest of them. This module writes such elements as they are and streams la
 values straight from the input file:
 
 * :func:`read` -- :func:`pydicom.dcmread` that leaves values larger than ``defer_size``
-  in the file;
+  in the file and refuses truncated input (:func:`check_complete`);
 * :class:`FileWindow` -- a read-only, seekable view of a byte range of a file, usable
   as the value of a pydicom data element (pydicom writes such *buffered* values in
   chunks, so a 2 GB multi-frame image never needs to be in memory);
 * :func:`save` -- writes a dataset exactly as :meth:`pydicom.dataset.Dataset.save_as`
   (same bytes, tested) but copies raw elements with one ``write`` each instead of
-  pydicom's general per-element encoder; anything unusual (another transfer syntax
-  than the dataset was read with, a changed character set, deflate, undefined-length
-  raw values) is handed to pydicom.
+  pydicom's general per-element encoder, remembers the encoding of short plain values
+  that repeat across files, and copies streamed values file to file (by the kernel's
+  ``copy_file_range`` where it can); anything unusual (another transfer syntax than the
+  dataset was read with, a changed character set, deflate, undefined-length raw
+  values, Pixel Data pydicom re-encodes) is handed to pydicom.
 """
 
 from __future__ import annotations
@@ -48,7 +50,15 @@ from pydicom.valuerep import AMBIGUOUS_VR, BUFFERABLE_VRS
 
 from idiscore.errors import InputError
 
-__all__ = ["FileWindow", "read", "save"]
+__all__ = [
+    "DEFAULT_DEFER_SIZE",
+    "FileWindow",
+    "check_complete",
+    "deferred_window",
+    "dictionary_vr",
+    "read",
+    "save",
+]
 
 #: Values larger than this stay in the input file until written (see :func:`read`):
 #: the pixel data of a 256 x 256 16-bit image and anything larger.
@@ -231,7 +241,7 @@ def deferred_window(source: Dataset, element: RawDataElement) -> FileWindow | No
     not end within the file.
     """
     filename = getattr(source, "filename", None)
-    vr = element.VR or _dictionary_vr(int(element.tag))
+    vr = element.VR or dictionary_vr(int(element.tag))
     if (
         element.value is not None
         or element.length in (0, _UNDEFINED)
@@ -250,8 +260,9 @@ def deferred_window(source: Dataset, element: RawDataElement) -> FileWindow | No
     return FileWindow(filename, element.value_tell, element.length)
 
 
-@functools.lru_cache(maxsize=1024)
-def _dictionary_vr(tag: int) -> str:
+@functools.lru_cache(maxsize=4096)
+def dictionary_vr(tag: int) -> str:
+    """The VR the DICOM dictionary gives ``tag`` (``UN`` when it has none)."""
     try:
         return str(dictionary_VR(tag))
     except KeyError:
