@@ -424,12 +424,7 @@ def _is_sequence(element: DataElement | RawDataElement) -> bool:
     if element.VR == _SQ:
         return True
     if isinstance(element, RawDataElement) and element.VR is None:
-        from pydicom.datadict import dictionary_VR
-
-        try:
-            return dictionary_VR(element.tag) == _SQ
-        except KeyError:
-            return False
+        return dictionary_vr(int(element.tag)) == _SQ
     return False
 
 

@@ -57,6 +57,7 @@ __all__ = [
     "deferred_window",
     "dictionary_vr",
     "read",
+    "read_counting_warnings",
     "save",
 ]
 
@@ -166,6 +167,21 @@ def read(
             element, read or deferred, ends after the end of the file). The message
             quotes no value.
     """
+    return read_counting_warnings(source, defer_size=defer_size, force=force)[0]
+
+
+def read_counting_warnings(
+    source: str | os.PathLike[str] | BinaryIO,
+    *,
+    defer_size: int | str | None = DEFAULT_DEFER_SIZE,
+    force: bool = False,
+    describe: Callable[[BaseException], str] = lambda exc: type(exc).__name__,
+) -> tuple[Dataset, int]:
+    """:func:`read`, and how many warnings pydicom issued while reading.
+
+    ``describe`` turns a reading error into the end of the :class:`InputError` message
+    (default: its type only, which quotes nothing from the file).
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -180,15 +196,17 @@ def read(
                     source.seek(0)
                 dataset = dcmread(source, force=force)
         except (MemoryError, RecursionError):
-            raise InputError("cannot read DICOM: too large or too deeply nested") from None
+            raise InputError(
+                "cannot read DICOM: the file is too large or too deeply nested"
+            ) from None
         except Exception as exc:
-            raise InputError(f"cannot read DICOM: {type(exc).__name__}") from None
+            raise InputError(f"cannot read DICOM: {describe(exc)}") from None
     for warning in caught:
         text = str(warning.message).lower()
         if "eof" in text or "end of file" in text:
             raise InputError("cannot read DICOM: the file ends in the middle of the data set")
     check_complete(dataset)
-    return dataset
+    return dataset, len(caught)
 
 
 def check_complete(dataset: Dataset) -> None:
@@ -306,7 +324,7 @@ def _save_to(handle: IO[bytes] | BinaryIO, dataset: Dataset) -> None:
         or encoding != dataset.original_encoding
         or dataset.original_character_set != dataset._character_set
         or syntax == DeflatedExplicitVRLittleEndian
-        or _pixel_length_mismatch(dataset, syntax)
+        or _pixel_data_needs_pydicom(dataset, syntax)
         or any(tag >> 16 in (0, 2) for tag in dataset._dict)
     ):
         dataset.save_as(handle)  # pydicom decides (and refuses) as it always does
@@ -321,7 +339,7 @@ def _encoding(dataset: Dataset, syntax: Any) -> tuple[bool, bool] | None:
     return (bool(syntax.is_implicit_VR), bool(syntax.is_little_endian))
 
 
-def _pixel_length_mismatch(dataset: Dataset, syntax: Any) -> bool:
+def _pixel_data_needs_pydicom(dataset: Dataset, syntax: Any) -> bool:
     """True when pydicom would re-encode Pixel Data while writing (length mode, a VR
     of UN, an odd length)."""
     element = dataset._dict.get(BaseTag(_PIXEL_DATA))

@@ -31,9 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from pydicom import dcmread
 from pydicom.dataset import Dataset
-from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from idiscore.batch.durability import FSYNC_POLICIES, Checkpointer
 from idiscore.batch.engines import Engine, InProcessEngine, ProcessPoolEngine
@@ -64,7 +62,7 @@ from idiscore.errors import (
     DeidentificationError,
     InputError,
 )
-from idiscore.fileio import DEFAULT_DEFER_SIZE, check_complete
+from idiscore.fileio import read_counting_warnings
 from idiscore.pseudonyms import MappingRecorder
 
 if TYPE_CHECKING:
@@ -220,33 +218,12 @@ def _read_dicom(path: str | os.PathLike[str], has_preamble: bool) -> tuple[Datas
 
 
 def _read_open_dicom(handle: BinaryIO, has_preamble: bool) -> tuple[Dataset, int]:
-    """:func:`_read_dicom` from a file opened in binary mode, at its start."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            # values above DEFAULT_DEFER_SIZE (pixel data) stay in the file: the output
-            # streams them from there (see idiscore.fileio); pydicom re-opens it by name
-            dataset = dcmread(handle, force=not has_preamble, defer_size=DEFAULT_DEFER_SIZE)
-            if _is_deflated(dataset):  # a deflated data set cannot be re-read piecewise
-                handle.seek(0)
-                dataset = dcmread(handle, force=not has_preamble)
-        except (MemoryError, RecursionError):
-            raise InputError(
-                "cannot read DICOM: the file is too large or too deeply nested"
-            ) from None
-        except Exception as exc:
-            raise InputError(f"cannot read DICOM: {_describe(exc)}") from None
-    for warning in caught:
-        text = str(warning.message)
-        if "EOF" in text or "end of file" in text.lower():
-            raise InputError("cannot read DICOM: the file ends in the middle of the data set")
-    check_complete(dataset)
-    return dataset, len(caught)
+    """:func:`_read_dicom` from a file opened in binary mode, at its start.
 
-
-def _is_deflated(dataset: Dataset) -> bool:
-    meta = getattr(dataset, "file_meta", None)
-    return meta is not None and meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
+    Values above the defer size (pixel data) stay in the file: the output streams them
+    from there (see :mod:`idiscore.fileio`); pydicom re-opens the file by name.
+    """
+    return read_counting_warnings(handle, force=not has_preamble, describe=_describe)
 
 
 def _is_dicomdir(dataset: Dataset) -> bool:
