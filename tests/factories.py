@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,16 @@ from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+
+#: The folder of the files bundled with pydicom (listed directly: pydicom.data's
+#: get_testdata_files tries the network).
+PYDICOM_TEST_FILES = os.path.join(os.path.dirname(pydicom.__file__), "data", "test_files")
+#: Every file bundled with pydicom, relative to PYDICOM_TEST_FILES ("/"-separated), sorted.
+PYDICOM_FILES = sorted(
+    os.path.relpath(os.path.join(root, name), PYDICOM_TEST_FILES).replace(os.sep, "/")
+    for root, _folders, names in os.walk(PYDICOM_TEST_FILES)
+    for name in names
+)
 
 #: A valid example value for every VR (single-valued).
 VR_EXAMPLES: dict[str, Any] = {

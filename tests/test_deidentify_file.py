@@ -39,15 +39,10 @@ from idiscore.errors import IDISCoreError, InputError
 from idiscore.fileio import DEFAULT_DEFER_SIZE, FileWindow
 from idiscore.fileio import read as read_file
 
-from factories import CT_IMAGE_STORAGE, sop_dataset
+from factories import CT_IMAGE_STORAGE, PYDICOM_FILES, PYDICOM_TEST_FILES, sop_dataset
 
-TEST_FILES = os.path.join(os.path.dirname(pydicom.__file__), "data", "test_files")
-#: Every file bundled with pydicom, relative to TEST_FILES ("/"-separated), sorted.
-FILES = sorted(
-    os.path.relpath(os.path.join(root, name), TEST_FILES).replace(os.sep, "/")
-    for root, _folders, names in os.walk(TEST_FILES)
-    for name in names
-)
+TEST_FILES = PYDICOM_TEST_FILES
+FILES = PYDICOM_FILES
 
 
 @cache

@@ -44,6 +44,8 @@ from idiscore.fileio import FileWindow, check_complete, deferred_window, read, s
 
 from factories import (
     MULTI_EXAMPLES,
+    PYDICOM_FILES,
+    PYDICOM_TEST_FILES,
     VR_EXAMPLES,
     assert_unchanged,
     roundtrip,
@@ -51,13 +53,8 @@ from factories import (
     sop_dataset,
 )
 
-TEST_FILES = os.path.join(os.path.dirname(pydicom.__file__), "data", "test_files")
-#: Every file bundled with pydicom, relative to TEST_FILES ("/"-separated), sorted.
-FILES = sorted(
-    os.path.relpath(os.path.join(root, name), TEST_FILES).replace(os.sep, "/")
-    for root, _folders, names in os.walk(TEST_FILES)
-    for name in names
-)
+TEST_FILES = PYDICOM_TEST_FILES
+FILES = PYDICOM_FILES
 #: defer_size values files are read with: whole, and most values left in the file
 DEFER_SIZES = (None, 256)
 
