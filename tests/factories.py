@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,20 @@ def nested(depth: int, leaf: Dataset) -> Sequence:
         wrapper.ReferencedImageSequence = Sequence([inner])
         inner = wrapper
     return Sequence([inner])
+
+
+def pydicom_bytes(ds: Dataset, **options: Any) -> bytes:
+    """``ds`` written by pydicom's own ``save_as`` into memory, warnings silenced.
+
+    The reference for idiscore's writer: ``Dataset.save_as`` is called as the base class
+    method, so an :class:`~idiscore.fileio.OutputDataset` (whose ``save_as`` is idiscore's
+    writer) is written by pydicom too.
+    """
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Dataset.save_as(ds, buffer, **options)
+    return buffer.getvalue()
 
 
 def roundtrip(ds: Dataset) -> FileDataset:

@@ -39,7 +39,13 @@ from idiscore.errors import IDISCoreError, InputError
 from idiscore.fileio import DEFAULT_DEFER_SIZE, FileWindow
 from idiscore.fileio import read as read_file
 
-from factories import CT_IMAGE_STORAGE, PYDICOM_FILES, PYDICOM_TEST_FILES, sop_dataset
+from factories import (
+    CT_IMAGE_STORAGE,
+    PYDICOM_FILES,
+    PYDICOM_TEST_FILES,
+    pydicom_bytes,
+    sop_dataset,
+)
 
 TEST_FILES = PYDICOM_TEST_FILES
 FILES = PYDICOM_FILES
@@ -84,12 +90,7 @@ def _quiet_read(path: str | os.PathLike[str], **kwargs: Any) -> Dataset:
 
 def _reference(core: Core, path: str | os.PathLike[str], *, force: bool = False) -> bytes:
     """``core.deidentify(dcmread(path)).save_as(...)``: what deidentify_file must write."""
-    output = core.deidentify(_quiet_read(path, force=force))
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        output.save_as(buffer)
-    return buffer.getvalue()
+    return pydicom_bytes(core.deidentify(_quiet_read(path, force=force)))
 
 
 def _is_truncated(ds: Dataset) -> bool:
@@ -125,14 +126,11 @@ def _expected(name: str, kind: str) -> tuple[str, Any, bool]:
             output = core.deidentify(whole)
     except IDISCoreError as exc:
         return "refused", type(exc), truncated
-    buffer = io.BytesIO()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            output.save_as(buffer)
+        written = pydicom_bytes(output)
     except Exception as exc:
         return "unwritable", type(exc), truncated
-    return "bytes", buffer.getvalue(), truncated
+    return "bytes", written, truncated
 
 
 def _stat(path: str | os.PathLike[str]) -> tuple[bytes, int, int]:
@@ -570,9 +568,7 @@ def test_the_returned_dataset_is_the_output(ct_file: Path, tmp_path: Path) -> No
     core = _core("default")
     destination = tmp_path / "out.dcm"
     returned = core.deidentify_file(ct_file, destination, defer_size=256)
-    buffer = io.BytesIO()
-    returned.save_as(buffer)
-    assert_same_bytes(destination.read_bytes(), buffer.getvalue())
+    assert_same_bytes(destination.read_bytes(), pydicom_bytes(returned))
 
 
 # -- 5. raw fast paths --------------------------------------------------------------------------

@@ -7,8 +7,6 @@ values, streamed values in :meth:`Core.deidentify`.
 
 from __future__ import annotations
 
-import io
-
 import pydicom
 import pytest
 from pydicom.dataset import Dataset
@@ -20,13 +18,11 @@ from idiscore.fileio import FileWindow
 from idiscore.operators.values import new_dataset
 from idiscore.pseudonyms import Pseudonymizer
 
-from factories import file_dataset, sop_dataset
+from factories import file_dataset, pydicom_bytes, sop_dataset
 
 
 def _bytes(dataset: Dataset) -> bytes:
-    buffer = io.BytesIO()
-    dataset.save_as(buffer)
-    return buffer.getvalue()
+    return pydicom_bytes(dataset)
 
 
 @pytest.mark.parametrize("encoding", ["iso8859", ["iso8859", "iso2022_jp"]])

@@ -8,8 +8,10 @@ raw, some of them changed after reading.
 
 from __future__ import annotations
 
+import copy
 import io
 import os
+import pickle
 import random
 import struct
 import warnings
@@ -24,7 +26,7 @@ from hypothesis import strategies as st
 from pydicom import config
 from pydicom.datadict import DicomDictionary
 from pydicom.dataelem import DataElement, RawDataElement
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset, write_file_meta_info
 from pydicom.sequence import Sequence
@@ -40,7 +42,14 @@ import idiscore.fileio as fileio
 from idiscore.core import Core
 from idiscore.defaults import create_default_core
 from idiscore.errors import IDISCoreError, InputError
-from idiscore.fileio import FileWindow, check_complete, deferred_window, read, save
+from idiscore.fileio import (
+    FileWindow,
+    OutputDataset,
+    check_complete,
+    deferred_window,
+    read,
+    save,
+)
 
 from factories import (
     MULTI_EXAMPLES,
@@ -48,6 +57,7 @@ from factories import (
     PYDICOM_TEST_FILES,
     VR_EXAMPLES,
     assert_unchanged,
+    pydicom_bytes,
     roundtrip,
     snapshot,
     sop_dataset,
@@ -66,11 +76,7 @@ def _quiet_read(path: str | os.PathLike[str] | io.BytesIO, defer_size: int | Non
 
 
 def _save_as_bytes(ds: Dataset) -> bytes:
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds.save_as(buffer)
-    return buffer.getvalue()
+    return pydicom_bytes(ds)
 
 
 def _save_bytes(ds: Dataset, folder: Path | None = None) -> bytes:
@@ -174,6 +180,108 @@ def test_save_writes_the_bytes_of_save_as_for_deidentified_files(name: str) -> N
     except Exception:
         pytest.skip("pydicom cannot write the output")
     assert_same_bytes(expected, _save_bytes(for_idiscore))
+    if isinstance(for_idiscore, FileDataset):
+        # what the documented use calls: deidentify(dcmread(path)).save_as(out)
+        assert isinstance(for_idiscore, OutputDataset)
+        buffer = io.BytesIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for_idiscore.save_as(buffer)
+        assert_same_bytes(expected, buffer.getvalue())
+
+
+# -- 2b. OutputDataset.save_as: pydicom's bytes and file handling -------------------------
+
+
+def _output() -> OutputDataset:
+    """The de-identified version of a file read as a whole (raw elements, a sequence)."""
+    ds = _raw_file_dataset()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        output = _core().deidentify(ds)
+    assert isinstance(output, OutputDataset)
+    return output
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"implicit_vr": False},
+        {"implicit_vr": False, "little_endian": True},
+        {"enforce_file_format": True},
+    ],
+    ids=["explicit", "explicit little", "enforced"],
+)
+def test_output_save_as_with_an_option_is_pydicoms(options: dict[str, Any]) -> None:
+    output = _output()
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        output.save_as(buffer, **options)
+    assert_same_bytes(pydicom_bytes(output, **options), buffer.getvalue())
+
+
+def test_output_save_as_uses_idiscores_writer(monkeypatch: pytest.MonkeyPatch) -> None:
+    output = _output()
+    calls: list[Dataset] = []
+    writer = fileio._write
+    monkeypatch.setattr(fileio, "_write", lambda h, d, m, e: calls.append(d) or writer(h, d, m, e))
+    output.save_as(io.BytesIO())
+    assert calls == [output]
+
+
+def test_output_save_as_hands_what_it_cannot_write_to_pydicom() -> None:
+    """A transfer syntax other than the one read: pydicom re-encodes (no recursion)."""
+    output = _output()
+    output.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    output.set_original_encoding(False, True, output.original_character_set)
+    buffer = io.BytesIO()
+    output.save_as(buffer)
+    assert_same_bytes(pydicom_bytes(output), buffer.getvalue())
+    output.file_meta.TransferSyntaxUID = ExplicitVRBigEndian
+    with pytest.raises(ValueError, match="endian"):
+        output.save_as(io.BytesIO())
+
+
+def test_output_save_as_writes_a_path_in_place_as_pydicom_does(tmp_path: Path) -> None:
+    output = _output()
+    expected = pydicom_bytes(output)
+    target = tmp_path / "target.dcm"
+    target.write_bytes(b"old content, longer than nothing")
+    target.chmod(0o640)
+    link = tmp_path / "link.dcm"
+    link.symlink_to(target)
+    output.save_as(link)
+    assert link.is_symlink(), "written through the link, as pydicom writes"
+    assert_same_bytes(expected, target.read_bytes())
+    assert target.stat().st_mode & 0o777 == 0o640, "an existing file keeps its mode"
+    assert sorted(os.listdir(tmp_path)) == ["link.dcm", "target.dcm"]
+    with pytest.raises(FileExistsError):
+        output.save_as(target, overwrite=False)
+    assert_same_bytes(expected, target.read_bytes())
+    fresh = tmp_path / "fresh.dcm"
+    output.save_as(str(fresh), overwrite=False)
+    assert_same_bytes(expected, fresh.read_bytes())
+
+
+def test_output_dataset_survives_copy_and_pickle() -> None:
+    output = _output()
+    expected = pydicom_bytes(output)
+    for other in (copy.deepcopy(output), pickle.loads(pickle.dumps(output))):
+        assert type(other) is OutputDataset
+        buffer = io.BytesIO()
+        other.save_as(buffer)
+        assert_same_bytes(expected, buffer.getvalue())
+
+
+def test_a_dataset_without_file_meta_comes_back_as_a_plain_dataset() -> None:
+    ds = Dataset()
+    ds.PatientName = "Doe^John"
+    ds.Modality = "CT"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        output = _core().deidentify(ds)
+    assert type(output) is Dataset
 
 
 # -- 3. random datasets ---------------------------------------------------------------------
