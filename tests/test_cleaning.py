@@ -69,6 +69,15 @@ def test_default_vocabulary_is_loaded_once() -> None:
     assert default_vocabulary() is default_vocabulary()
 
 
+def test_default_vocabulary_words_pass_the_checks_of_any_vocabulary() -> None:
+    """The shipped list is loaded without checking each word; every word passes them."""
+    from idiscore.cleaning import _shipped_vocabulary_text
+
+    checked = Vocabulary.from_text(_shipped_vocabulary_text())
+    assert checked == default_vocabulary()
+    assert len(checked) > 1000
+
+
 def test_vocabulary_is_case_insensitive() -> None:
     vocabulary = Vocabulary(["flair", " Mprage "])
     assert "FLAIR" in vocabulary and "flair" in vocabulary and "Flair" in vocabulary

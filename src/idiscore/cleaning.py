@@ -159,8 +159,15 @@ class Vocabulary:
     @classmethod
     def from_text(cls, text: str) -> Vocabulary:
         """Parse one word per line; blank lines and ``#`` comments are ignored."""
-        words = (line.split("#", 1)[0].strip() for line in text.splitlines())
-        return cls(word for word in words if word)
+        return cls(_lines(text))
+
+    @classmethod
+    def _checked(cls, words: Iterable[str]) -> Vocabulary:
+        """A vocabulary of words known to be single tokens (the shipped list, whose words
+        a test checks), without tokenising each of them again at every start."""
+        vocabulary = cls.__new__(cls)
+        vocabulary._words = frozenset(word.strip().upper() for word in words)
+        return vocabulary
 
     @property
     def words(self) -> frozenset[str]:
@@ -204,11 +211,20 @@ def _vocabulary_word(word: object) -> str:
     return normalised
 
 
+def _lines(text: str) -> list[str]:
+    """The words of a word list: one per line, blank lines and ``#`` comments ignored."""
+    words = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return [word for word in words if word]
+
+
+def _shipped_vocabulary_text() -> str:
+    return resources.files("idiscore").joinpath("data/vocabulary.txt").read_text("utf-8")
+
+
 @functools.cache
 def default_vocabulary() -> Vocabulary:
     """The vocabulary shipped with idiscore (``idiscore/data/vocabulary.txt``), loaded once."""
-    text = resources.files("idiscore").joinpath("data/vocabulary.txt").read_text("utf-8")
-    return Vocabulary.from_text(text)
+    return Vocabulary._checked(_lines(_shipped_vocabulary_text()))
 
 
 # ----------------------------------------------------------------------------------------------
