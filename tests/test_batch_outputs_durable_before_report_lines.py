@@ -198,6 +198,28 @@ def test_a_group_is_written_when_it_is_old_enough(
     report.close()
 
 
+def test_a_group_is_written_when_it_is_full_without_waiting_for_its_age(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(durability, "GROUP_SECONDS", 600.0)
+    monkeypatch.setattr(durability, "GROUP_FILES", 3)
+    path = tmp_path / "report.jsonl"
+    report = ReportWriter(path, append=False)
+    checkpointer = Checkpointer(report)
+    for name in ("a", "b"):
+        checkpointer.add(FileResult(status="skipped", input=f"/in/{name}.txt", reason="x"))
+    time.sleep(0.2)
+    assert path.read_text() == "", "two of three: the group waits"
+    checkpointer.add(FileResult(status="skipped", input="/in/c.txt", reason="x"))
+    deadline = time.monotonic() + 10
+    while path.read_text().count("\n") < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    lines = [json.loads(line)["input"] for line in path.read_text().splitlines()]
+    assert lines == ["/in/a.txt", "/in/b.txt", "/in/c.txt"]  # before close()
+    checkpointer.close()
+    report.close()
+
+
 def test_an_unknown_policy_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="fsync policy"):
         BatchOptions(output=tmp_path, fsync="sometimes")

@@ -102,6 +102,8 @@ class Checkpointer:
         self._roots = {os.path.abspath(root) for root in roots}
         self._known: set[str] = set()  # folders whose own entry was fsynced
         self._entries: deque[_Entry] = deque()
+        self._entries_bytes = 0  # output bytes of the queued entries
+        self._first_queued = 0.0  # when the oldest queued entry came
         self._condition = threading.Condition()
         self._closing = False
         self._error: BaseException | None = None
@@ -144,8 +146,15 @@ class Checkpointer:
                     target=self._run, name="idiscore-fsync", daemon=True
                 )
                 self._thread.start()
+            # the thread is woken when a group starts (to time it) and when it is full,
+            # not for every file
+            wake = not self._entries
+            if wake:
+                self._first_queued = time.monotonic()
             self._entries.append(entry)
-            self._condition.notify_all()
+            self._entries_bytes += result.output_bytes or 0
+            if wake or len(self._entries) >= GROUP_FILES or self._entries_bytes >= GROUP_BYTES:
+                self._condition.notify_all()
             while len(self._entries) >= _BACKLOG and self._error is None:
                 self._condition.wait()
 
@@ -169,43 +178,30 @@ class Checkpointer:
             raise self._error
 
     def _run(self) -> None:
-        group: list[_Entry] = []
-        size = 0
-        started = 0.0
         while True:
             with self._condition:
-                while not self._entries and not self._closing:
-                    if not group:
+                while not self._closing:
+                    if not self._entries:
                         self._condition.wait()
                         continue
-                    remaining = started + GROUP_SECONDS - time.monotonic()
+                    if len(self._entries) >= GROUP_FILES or self._entries_bytes >= GROUP_BYTES:
+                        break
+                    remaining = self._first_queued + GROUP_SECONDS - time.monotonic()
                     if remaining <= 0:
                         break
                     self._condition.wait(remaining)
                 closing = self._closing
-                taken = list(self._entries)
+                group = list(self._entries)
                 self._entries.clear()
-                self._condition.notify_all()
-            if taken and not group:
-                started = time.monotonic()
-            for entry in taken:
-                group.append(entry)
-                size += entry.result.output_bytes or 0
-            due = (
-                closing
-                or len(group) >= GROUP_FILES
-                or size >= GROUP_BYTES
-                or time.monotonic() - started >= GROUP_SECONDS
-            )
-            if group and due:
-                if self._error is None:
-                    try:
-                        self._sync(group)
-                    except BaseException as exc:  # handed to the main thread
-                        with self._condition:
-                            self._error = exc
-                            self._condition.notify_all()
-                group, size = [], 0
+                self._entries_bytes = 0
+                self._condition.notify_all()  # the main thread may wait for room
+            if group and self._error is None:
+                try:
+                    self._sync(group)
+                except BaseException as exc:  # handed to the main thread
+                    with self._condition:
+                        self._error = exc
+                        self._condition.notify_all()
             if closing:
                 return
 
