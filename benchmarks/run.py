@@ -48,6 +48,8 @@ TARGET_CORE_RATIO = 1.10
 TARGET_WORKER_SPEEDUP = 1.7
 TARGET_MULTIFRAME_MB = 100.0
 TARGET_DRIFT = 0.15
+#: windows of the per-file trend (see _trend)
+TREND_WINDOWS = 10
 TARGET_RSS_GROWTH_MB = 20.0
 
 
@@ -373,6 +375,56 @@ def byte_compile_idiscore() -> str:
     return f"compiled before measuring ({folder})" if ok else f"compiling {folder} failed"
 
 
+def _window_medians(per_file: list[float], count: int = 0) -> list[float]:
+    """The median time per file of ``count`` (default TREND_WINDOWS) equal windows."""
+    count = count or TREND_WINDOWS
+    size = len(per_file) // count
+    if size < 1:
+        return []
+    return [statistics.median(per_file[i * size : (i + 1) * size]) for i in range(count)]
+
+
+def _change(values: list[float]) -> float:
+    """The rise of a series from its first point to its last, relative to its median,
+    robustly: the Theil-Sen slope (the median of the slopes between every two points). A
+    slow phase of the machine that hits one or two points barely moves it; a steady growth
+    does."""
+    count = len(values)
+    if count < 2:
+        return float("nan")
+    slopes = [(values[j] - values[i]) / (j - i) for i in range(count) for j in range(i + 1, count)]
+    return statistics.median(slopes) * (count - 1) / statistics.median(values)
+
+
+def _trend(per_file: list[float]) -> float:
+    """The change of the time per file over a batch (see _change)."""
+    return _change(_window_medians(per_file))
+
+
+def _relative_trend(per_file: list[float], reference: list[float]) -> float:
+    """The change over the batch of the time per file relative to ``reference``'s (the
+    floor of the same repetition) at the same position: what the operating system does to
+    every writer as a batch goes on (it slows the floor as much) cancels out."""
+    ours, theirs = _window_medians(per_file), _window_medians(reference)
+    if not ours or len(ours) != len(theirs):
+        return float("nan")
+    return _change([a / b for a, b in zip(ours, theirs, strict=True)])
+
+
+def _rotated(items: list[Any], repetition: int) -> list[Any]:
+    """``items`` starting at ``repetition`` (mod their number): from one repetition to the
+    next every variant moves one place, so none always runs after the same other one."""
+    shift = repetition % len(items)
+    return items[shift:] + items[:shift]
+
+
+def _remove_outputs(folder: Path) -> None:
+    """Delete a run's outputs and wait until the disk has taken the deletion (and whatever
+    the run left unwritten), so that the next run does not pay for it."""
+    shutil.rmtree(folder, ignore_errors=True)
+    os.sync()
+
+
 def _warm_page_cache(paths: list[Path]) -> None:
     """Read every input once so that no variant pays for the first read from disk."""
     for path in paths:
@@ -454,12 +506,12 @@ class Bench:
                 }
                 variants.append((f"cli{workers}", spec))
         for rep in range(args.repeat):
-            for name, spec in variants:
+            for name, spec in _rotated(variants, rep):
                 out = self.fresh_dir("out")
                 spec = dict(spec, out_dir=str(out), report=str(self.scratch / "report.json"))
                 print(f"[{rep + 1}/{args.repeat}] {name} ...", file=sys.stderr, flush=True)
                 self.record(name, run_child(spec, self.scratch))
-                shutil.rmtree(out, ignore_errors=True)
+                _remove_outputs(out)
 
         if multiframe is not None:
             self.multiframe_bytes = multiframe.stat().st_size
@@ -472,7 +524,7 @@ class Bench:
                 ("mf-core-file", "core-file", False),
             ]
             for rep in range(args.repeat):
-                for name, variant, defer in mf_variants:
+                for name, variant, defer in _rotated(mf_variants, rep):
                     out = self.fresh_dir("mf")
                     out.mkdir()
                     spec = {
@@ -485,7 +537,7 @@ class Bench:
                     }
                     print(f"[{rep + 1}/{args.repeat}] {name} ...", file=sys.stderr, flush=True)
                     self.record(name, run_child(spec, self.scratch))
-                    shutil.rmtree(out, ignore_errors=True)
+                    _remove_outputs(out)
 
         if scaling_paths is not None:
             scaling_file = self.scratch / "scaling.txt"
@@ -501,7 +553,7 @@ class Bench:
                 }
                 print(f"[scaling {args.scaling}] {variant} ...", file=sys.stderr, flush=True)
                 self.record(name, run_child(spec, self.scratch))
-                shutil.rmtree(out, ignore_errors=True)
+                _remove_outputs(out)
 
         self.load_after = os.getloadavg() if hasattr(os, "getloadavg") else None
         self.wall = time.perf_counter() - t_start
@@ -618,13 +670,24 @@ class Bench:
             if window < 10:
                 rows.append({"label": label, "na": f"needs at least 20 files (got {files})"})
                 continue
-            drifts, growths, firsts, lasts = [], [], [], []
+            references = (
+                self.results.get("scaling-floor" if self.args.scaling else "floor", [])
+                if label == "core"
+                else []
+            )
+            relative = [
+                _relative_trend(r["per_file"], f["per_file"])
+                for r, f in zip(self.results.get(name, []), references, strict=False)
+                if _ok(r) and _ok(f) and len(r["per_file"]) == len(f["per_file"])
+            ]
+            drifts, trends, growths, firsts, lasts = [], [], [], [], []
             for r in runs:
                 first = statistics.median(r["per_file"][:window])
                 last = statistics.median(r["per_file"][-window:])
                 firsts.append(first)
                 lasts.append(last)
                 drifts.append(last / first)
+                trends.append(_trend(r["per_file"]))
                 growths.append((max(r["rss"][-window:]) - max(r["rss"][:window])) / MB)
             rows.append(
                 {
@@ -635,6 +698,9 @@ class Bench:
                     "first_ms": _median(firsts) * 1e3,
                     "last_ms": _median(lasts) * 1e3,
                     "drift": _median(drifts),
+                    "trend": _median(trends),
+                    "relative_trend": _median(relative) if relative else float("nan"),
+                    "worst_trend": max(trends, key=abs),
                     "growth_mb": _median(growths),
                     "worst_drift": max(drifts, key=lambda d: abs(d - 1)),
                     "worst_growth": max(growths),
@@ -679,13 +745,14 @@ class Bench:
         for row in self.scaling_rows():
             if row["label"] != "core" or "drift" not in row:
                 continue
-            span = f"first {row['window']} vs last {row['window']} of {row['files']} files"
+            trend = row["relative_trend"]
             out.append(
                 (
-                    f"core per-file time, {span}",
-                    f"{(row['drift'] - 1) * 100:+.1f} %",
+                    f"core per-file time relative to the floor's, trend over the batch of "
+                    f"{row['files']} files",
+                    f"{trend * 100:+.1f} %",
                     f"within +-{TARGET_DRIFT * 100:.0f} %",
-                    _verdict(abs(row["drift"] - 1) <= TARGET_DRIFT),
+                    _verdict(abs(trend) <= TARGET_DRIFT) if trend == trend else "**n/a**",
                 )
             )
             out.append(
@@ -832,24 +899,35 @@ class Bench:
                 "## Time per file and memory over one long batch",
                 "",
                 "| variant | files | window | first window (ms/file) "
-                "| last window (ms/file) | last / first | RSS growth (MB) "
-                "| worst repetition |",
-                "|---|---:|---:|---:|---:|---:|---:|---|",
+                "| last window (ms/file) | last / first | trend over the batch "
+                "| trend relative to the floor | RSS growth (MB) "
+                "| worst repetition (last / first, trend, RSS) |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
             ]
             for row in scaling:
                 if "na" in row:
-                    lines.append(f"| {row['label']} | {row['na']} | | | | | | |")
+                    lines.append(f"| {row['label']} | {row['na']} | | | | | | | | |")
                     continue
+                relative = row["relative_trend"]
                 lines.append(
                     f"| {row['label']} | {row['files']} | {row['window']} "
                     f"| {row['first_ms']:.2f} | {row['last_ms']:.2f} | {row['drift']:.3f} "
-                    f"| {row['growth_mb']:+.1f} | {row['worst_drift']:.3f}, "
+                    f"| {row['trend'] * 100:+.1f} % "
+                    f"| {'' if relative != relative else f'{relative * 100:+.1f} %'} "
+                    f"| {row['growth_mb']:+.1f} "
+                    f"| {row['worst_drift']:.3f}, {row['worst_trend'] * 100:+.1f} %, "
                     f"{row['worst_growth']:+.1f} MB |"
                 )
             lines += [
                 "",
                 "Per-file times are medians within each window; RSS growth is the "
-                "highest RSS in the last window minus the highest in the first.",
+                "highest RSS in the last window minus the highest in the first. A trend is "
+                f"the Theil-Sen slope through the medians of {TREND_WINDOWS} equal windows, "
+                "as a change from the first file to the last relative to the median; unlike "
+                "last / first it is not moved by one slow window. The target is the trend of "
+                "the core's time per file divided by the floor's at the same position in the "
+                "same repetition: the operating system makes every writer slower as a batch "
+                "fills the page cache, the floor as much as the core.",
             ]
         lines += ["", "See benchmarks/README.md for what each figure means.", ""]
         return "\n".join(lines)
