@@ -264,6 +264,27 @@ def test_output_save_as_writes_a_path_in_place_as_pydicom_does(tmp_path: Path) -
     assert_same_bytes(expected, fresh.read_bytes())
 
 
+@pytest.mark.parametrize("problem", ["big endian", "preamble", "meta element"])
+def test_output_save_as_refuses_before_touching_the_file(problem: str, tmp_path: Path) -> None:
+    """What pydicom refuses leaves an existing file as it was (no truncation)."""
+    output = _output()
+    if problem == "big endian":
+        output.file_meta.TransferSyntaxUID = ExplicitVRBigEndian
+    elif problem == "preamble":
+        output.preamble = b"\x00" * 10
+    else:
+        output.file_meta._dict[BaseTag(0x00080016)] = DataElement(0x00080016, "UI", "1.2")
+    target = tmp_path / "existing.dcm"
+    target.write_bytes(b"keep me")
+    with pytest.raises(ValueError):
+        output.save_as(target)
+    assert target.read_bytes() == b"keep me"
+    with pytest.raises(ValueError):
+        save(output, target)
+    assert target.read_bytes() == b"keep me"
+    assert sorted(os.listdir(tmp_path)) == ["existing.dcm"]
+
+
 def test_output_dataset_survives_copy_and_pickle() -> None:
     output = _output()
     expected = pydicom_bytes(output)

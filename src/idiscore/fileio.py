@@ -362,14 +362,32 @@ class OutputDataset(FileDataset):
                 **kwargs,
             )
             return
-        if isinstance(filename, str | os.PathLike):
+        plan = _plan(self)  # refusals come before the file is opened, as with pydicom
+        if plan is None:
+            super().save_as(filename)
+        elif isinstance(filename, str | os.PathLike):
             with open(filename, "wb") as handle:
-                _save_to(handle, self)
+                _write(handle, self, *plan)
         else:
-            _save_to(filename, self)
+            _write(filename, self, *plan)
 
 
 def _save_to(handle: IO[bytes] | BinaryIO | WriteableBuffer, dataset: Dataset) -> None:
+    plan = _plan(dataset)
+    if plan is None:
+        Dataset.save_as(dataset, handle)  # pydicom decides (and refuses) as it always does
+        return
+    _write(handle, dataset, *plan)
+
+
+def _plan(dataset: Dataset) -> tuple[FileMetaDataset | None, tuple[bool, bool]] | None:
+    """The file meta and encoding this module's writer writes ``dataset`` with; None
+    when pydicom must write it (see the module docs).
+
+    Raises:
+        ValueError: pydicom would refuse to write it (a preamble that is not 128 bytes,
+            a non-group-2 element in the file meta), before anything is written.
+    """
     meta = getattr(dataset, "file_meta", None)
     syntax = meta.get("TransferSyntaxUID") if meta is not None else None
     encoding = _encoding(dataset, syntax)
@@ -381,9 +399,13 @@ def _save_to(handle: IO[bytes] | BinaryIO | WriteableBuffer, dataset: Dataset) -
         or _pixel_data_needs_pydicom(dataset, syntax)
         or any(tag >> 16 in (0, 2) for tag in dataset._dict)
     ):
-        Dataset.save_as(dataset, handle)  # pydicom decides (and refuses) as it always does
-        return
-    _write(handle, dataset, meta, encoding)
+        return None
+    preamble = getattr(dataset, "preamble", None)
+    if preamble and len(preamble) != 128:
+        raise ValueError(f"'{type(dataset).__name__}.preamble' must be 128-bytes long")
+    if meta:
+        validate_file_meta(meta, enforce_standard=False)
+    return meta, encoding
 
 
 def _encoding(dataset: Dataset, syntax: Any) -> tuple[bool, bool] | None:
@@ -417,9 +439,7 @@ def _write(
     fp = DicomFileLike(handle)
     fp.is_implicit_VR, fp.is_little_endian = encoding
     preamble = getattr(dataset, "preamble", None)
-    if preamble:
-        if len(preamble) != 128:
-            raise ValueError(f"'{type(dataset).__name__}.preamble' must be 128-bytes long")
+    if preamble:  # 128 bytes: checked by _plan
         fp.write(preamble)
         fp.write(b"DICM")
     if meta:
@@ -430,9 +450,9 @@ def _write(
 def _write_meta(fp: DicomIO, meta: FileMetaDataset) -> None:
     """pydicom's ``write_file_meta_info`` (not enforcing the standard), on a copy.
 
-    The group length, when present, is the length of the elements after it.
+    The group length, when present, is the length of the elements after it. The meta
+    was validated by :func:`_plan`.
     """
-    validate_file_meta(meta, enforce_standard=False)
     body = DicomBytesIO()
     body.is_implicit_VR, body.is_little_endian = False, True
     view = FileMetaDataset()
