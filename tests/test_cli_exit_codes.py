@@ -42,6 +42,12 @@ def test_version_from_the_installed_script() -> None:
     assert result.returncode == 0 and __version__ in result.stdout
 
 
+def test_the_installed_script_passes_the_exit_code_on(tmp_path: Path, inputs: Path) -> None:
+    result = run_script("deidentify", inputs, "-o", tmp_path / "out", "--workers", "0", env={})
+    assert result.returncode == 2, result.stderr
+    assert "workers" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
