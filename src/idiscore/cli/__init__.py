@@ -12,12 +12,15 @@ __all__ = ["main", "run"]
 
 
 def run() -> None:
-    """Run the command, then let the interpreter exit quickly.
+    """Run the command with a garbage collector that leaves long-lived objects alone.
 
-    Once the command is over nothing needs collecting: freezing the garbage collector
-    spares the interpreter's exit one full scan of the heap (pydicom's dictionaries, the
-    rule tables, the caches), about 40 ms of every command.
+    The objects the imports made (pydicom's dictionaries, the rule tables) live as long as
+    the process: frozen before the command starts, no collection scans them again, in this
+    process or in the worker processes forked from it. Once the command is over nothing
+    needs collecting: freezing again spares the interpreter's exit one full scan of the
+    heap. Together about 50 ms of every command.
     """
+    gc.freeze()  # what the imports made lives as long as the process: never scanned again
     try:
         main()
     finally:
