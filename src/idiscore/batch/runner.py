@@ -38,6 +38,7 @@ from idiscore.batch.engines import Engine, InProcessEngine, ProcessPoolEngine
 from idiscore.batch.mapping import MappingFile
 from idiscore.batch.report import (
     STATUSES,
+    DigestSet,
     FileResult,
     ReportWriter,
     ResumeState,
@@ -380,7 +381,7 @@ class _Committer:
         self.quarantine = (
             Path(options.quarantine).absolute() if options.quarantine is not None else None
         )
-        self.claimed: set[bytes] = set()
+        self.claimed = DigestSet()  # ~16 bytes an output: a batch may have millions
 
     def finish(self, task: Task, result: FileResult) -> Path | None:
         """Commit the output of a ``done`` result, or copy a rejected or failed input to
