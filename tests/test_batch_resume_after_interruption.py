@@ -13,6 +13,7 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from idiscore.batch import BatchOptions, BatchSummary, FileResult, load_resume_state, run_batch
+from idiscore.batch.report import path_digest
 from idiscore.core import Core, Profile
 from idiscore.errors import ConfigurationError
 from idiscore.operators import Hash, HashUID
@@ -131,7 +132,24 @@ def test_resume_state_uses_the_latest_line_per_input(tmp_path: Path) -> None:
     )
     state = load_resume_state(report)
     assert state.is_done("/a") and not state.is_done("/b") and state.keys == {"k1"}
+    assert path_digest("/o/a") in state.done_outputs
+    assert path_digest("/o/b") not in state.done_outputs, "no longer done: output not claimed"
     assert not load_resume_state(tmp_path / "missing.jsonl").done_inputs
+
+
+def test_resume_state_claims_only_the_latest_output_of_an_input(tmp_path: Path) -> None:
+    report = tmp_path / "r.jsonl"
+    report.write_text(
+        '{"status": "done", "input": "/a", "output": "/o/old", "key": "k1"}\n'
+        '{"status": "done", "input": "/a", "output": "/o/new", "key": "k1"}\n'
+        '{"status": "done", "input": "/c", "output": null}\n'
+        '{"status": "skipped", "input": "/d", "output": null}\n'
+    )
+    state = load_resume_state(report)
+    assert state.is_done("/a") and state.is_done("/c") and not state.is_done("/d")
+    assert path_digest("/o/new") in state.done_outputs
+    assert path_digest("/o/old") not in state.done_outputs
+    assert len(state.done_outputs) == 1
 
 
 def test_not_a_report_is_a_configuration_error(tmp_path: Path) -> None:

@@ -210,20 +210,23 @@ def load_resume_state(path: str | os.PathLike[str]) -> ResumeState:
     state = ResumeState()
     if not os.path.exists(path):
         return state
-    latest: dict[bytes, tuple[str, str | None]] = {}
+    # the latest line of each input decides: input digest -> its output's digest when that
+    # line says done (b"" for done without an output), None otherwise (digests, not paths:
+    # a report may have millions of lines)
+    latest: dict[bytes, bytes | None] = {}
     for record in read_report(path):
+        done = record["status"] == "done"
         output = record.get("output")
         latest[path_digest(str(record["input"]))] = (
-            str(record["status"]),
-            str(output) if output else None,
+            (path_digest(str(output)) if output else b"") if done else None
         )
-        if record["status"] == "done" and record.get("key"):
+        if done and record.get("key"):
             state.keys.add(str(record["key"]))
-    for digest, (status, output) in latest.items():
-        if status == "done":
+    for digest, output_digest in latest.items():
+        if output_digest is not None:
             state.done_inputs.add(digest)
-            if output:
-                state.done_outputs.add(path_digest(output))
+            if output_digest:
+                state.done_outputs.add(output_digest)
     return state
 
 
