@@ -123,6 +123,21 @@ def nested(depth: int, leaf: Dataset) -> Sequence:
     return Sequence([inner])
 
 
+def first_difference(a: bytes, b: bytes) -> str:
+    """Where two byte strings part: their lengths and 16 bytes either side of the first
+    difference (the message of :func:`assert_same_bytes`)."""
+    pairs = enumerate(zip(a, b, strict=False))
+    index = next((i for i, (x, y) in pairs if x != y), min(len(a), len(b)))
+    return (
+        f"lengths {len(a)} vs {len(b)}; first difference at byte {index}: "
+        f"{a[max(0, index - 16) : index + 16]!r} vs {b[max(0, index - 16) : index + 16]!r}"
+    )
+
+
+def assert_same_bytes(expected: bytes, got: bytes) -> None:
+    assert got == expected, first_difference(expected, got)
+
+
 def pydicom_bytes(ds: Dataset, **options: Any) -> bytes:
     """``ds`` written by pydicom's own ``save_as`` into memory, warnings silenced.
 

@@ -43,6 +43,8 @@ from factories import (
     CT_IMAGE_STORAGE,
     PYDICOM_FILES,
     PYDICOM_TEST_FILES,
+    assert_same_bytes,
+    first_difference,
     pydicom_bytes,
     sop_dataset,
 )
@@ -67,19 +69,6 @@ def _core(kind: str) -> Core:
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("deidentify_file")
-
-
-def _first_difference(a: bytes, b: bytes) -> str:
-    pairs = enumerate(zip(a, b, strict=False))
-    index = next((i for i, (x, y) in pairs if x != y), min(len(a), len(b)))
-    return (
-        f"lengths {len(a)} vs {len(b)}; first difference at byte {index}: "
-        f"{a[max(0, index - 16) : index + 16]!r} vs {b[max(0, index - 16) : index + 16]!r}"
-    )
-
-
-def assert_same_bytes(expected: bytes, got: bytes) -> None:
-    assert got == expected, _first_difference(expected, got)
 
 
 def _quiet_read(path: str | os.PathLike[str], **kwargs: Any) -> Dataset:
@@ -200,7 +189,7 @@ def test_deidentify_file_writes_the_bytes_of_deidentify_and_save_as(
                 got = destination.read_bytes()
                 destination.unlink()
                 assert got == expected, (
-                    f"defer_size={defer_size}: {_first_difference(expected, got)}"
+                    f"defer_size={defer_size}: {first_difference(expected, got)}"
                 )
             else:  # refused by the core, or pydicom cannot write the output
                 with pytest.raises(expected):
@@ -587,7 +576,7 @@ def test_raw_fast_paths_give_the_bytes_of_the_operators() -> None:
         slow = _reference(_core("slow"), os.path.join(TEST_FILES, name), force=True)
         compared += 1
         if slow != expected:
-            different.append(f"{name}: {_first_difference(expected, slow)}")
+            different.append(f"{name}: {first_difference(expected, slow)}")
     assert different == []
     assert compared > 150
 

@@ -21,10 +21,6 @@ from idiscore.pseudonyms import Pseudonymizer
 from factories import file_dataset, pydicom_bytes, sop_dataset
 
 
-def _bytes(dataset: Dataset) -> bytes:
-    return pydicom_bytes(dataset)
-
-
 @pytest.mark.parametrize("encoding", ["iso8859", ["iso8859", "iso2022_jp"]])
 def test_new_dataset_is_like_a_dataset_pydicom_makes(encoding: str | list[str]) -> None:
     made = new_dataset(encoding)
@@ -56,12 +52,12 @@ def _described(description: str, name: str = "Smith^Jane") -> pydicom.FileDatase
 def test_remembered_clean_results_equal_fresh_ones() -> None:
     deidentifier = create_default_core()
     texts = ["Smith chest follow-up", "CHEST ABDOMEN", "Dr Jones 555-1234", "CHEST ABDOMEN"]
-    warm = [_bytes(deidentifier.deidentify(_described(text))) for text in texts]
+    warm = [pydicom_bytes(deidentifier.deidentify(_described(text))) for text in texts]
     core._CLEAN_CACHE.clear()
     cleaning._IDENTITY_CACHE.clear()
     cold = []
     for text in texts:
-        cold.append(_bytes(deidentifier.deidentify(_described(text))))
+        cold.append(pydicom_bytes(deidentifier.deidentify(_described(text))))
         core._CLEAN_CACHE.clear()
         cleaning._IDENTITY_CACHE.clear()
     assert warm == cold
@@ -147,9 +143,9 @@ def test_deidentify_streams_kept_deferred_values_only_when_asked(tmp_path) -> No
     assert isinstance(streamed.get_item(0x7FE00010).value, FileWindow)
     assert isinstance(loaded.get_item(0x7FE00010).value, bytes)
     assert (
-        _bytes(streamed)
-        == _bytes(loaded)
-        == _bytes(deidentifier.deidentify(pydicom.dcmread(path)))
+        pydicom_bytes(streamed)
+        == pydicom_bytes(loaded)
+        == pydicom_bytes(deidentifier.deidentify(pydicom.dcmread(path)))
     )
     # the input still has its value in the file
     raw = read.get_item(0x7FE00010, keep_deferred=True)
@@ -194,5 +190,7 @@ def test_batch_outputs_are_the_bytes_of_deidentify_and_save_as(tmp_path) -> None
     assert summary.counts["done"] == 4
     outputs = sorted((tmp_path / "out").rglob("*.dcm"))
     assert len(outputs) == 4
-    expected = {_bytes(deidentifier.deidentify(pydicom.dcmread(p))) for p in inputs.iterdir()}
+    expected = {
+        pydicom_bytes(deidentifier.deidentify(pydicom.dcmread(p))) for p in inputs.iterdir()
+    }
     assert {path.read_bytes() for path in outputs} == expected

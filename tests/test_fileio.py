@@ -56,7 +56,9 @@ from factories import (
     PYDICOM_FILES,
     PYDICOM_TEST_FILES,
     VR_EXAMPLES,
+    assert_same_bytes,
     assert_unchanged,
+    first_difference,
     pydicom_bytes,
     roundtrip,
     snapshot,
@@ -75,10 +77,6 @@ def _quiet_read(path: str | os.PathLike[str] | io.BytesIO, defer_size: int | Non
         return pydicom.dcmread(path, force=True, defer_size=defer_size)
 
 
-def _save_as_bytes(ds: Dataset) -> bytes:
-    return pydicom_bytes(ds)
-
-
 def _save_bytes(ds: Dataset, folder: Path | None = None) -> bytes:
     """``save`` to a path in ``folder`` (only that file is left there), else to a buffer."""
     with warnings.catch_warnings():
@@ -93,19 +91,6 @@ def _save_bytes(ds: Dataset, folder: Path | None = None) -> bytes:
     data = target.read_bytes()
     target.unlink()
     return data
-
-
-def _first_difference(a: bytes, b: bytes) -> str:
-    pairs = enumerate(zip(a, b, strict=False))
-    index = next((i for i, (x, y) in pairs if x != y), min(len(a), len(b)))
-    return (
-        f"lengths {len(a)} vs {len(b)}; first difference at byte {index}: "
-        f"{a[max(0, index - 16) : index + 16]!r} vs {b[max(0, index - 16) : index + 16]!r}"
-    )
-
-
-def assert_same_bytes(expected: bytes, got: bytes) -> None:
-    assert got == expected, _first_difference(expected, got)
 
 
 # -- 1. every bundled file: save == save_as ------------------------------------------------
@@ -127,7 +112,7 @@ def test_save_writes_the_bytes_of_save_as(name: str, folder: Path) -> None:
             pytest.skip(f"pydicom cannot read it: {type(exc).__name__}")
         for_idiscore = _quiet_read(path, defer_size)
         try:
-            expected = _save_as_bytes(for_pydicom)
+            expected = pydicom_bytes(for_pydicom)
         except Exception as exc:
             # pydicom cannot write it: save refuses it too, and leaves nothing behind
             with pytest.raises(type(exc)), warnings.catch_warnings():
@@ -136,7 +121,7 @@ def test_save_writes_the_bytes_of_save_as(name: str, folder: Path) -> None:
             assert os.listdir(folder) == []
             continue
         got = _save_bytes(for_idiscore, folder)
-        assert got == expected, f"defer_size={defer_size}: {_first_difference(expected, got)}"
+        assert got == expected, f"defer_size={defer_size}: {first_difference(expected, got)}"
 
 
 def test_the_bundled_files_are_found() -> None:
@@ -176,7 +161,7 @@ def test_save_writes_the_bytes_of_save_as_for_deidentified_files(name: str) -> N
         pytest.skip(f"refused: {type(exc).__name__}")
     for_idiscore = core.deidentify(_quiet_read(path, None))
     try:
-        expected = _save_as_bytes(for_pydicom)
+        expected = pydicom_bytes(for_pydicom)
     except Exception:
         pytest.skip("pydicom cannot write the output")
     assert_same_bytes(expected, _save_bytes(for_idiscore))
@@ -546,7 +531,7 @@ def test_save_does_not_change_the_dataset(change: str, destination: str, tmp_pat
         ds.SpecificCharacterSet = "ISO_IR 192"
     before = snapshot(ds)
     raw_before = {tag: type(e) for tag, e in ds._dict.items()}
-    expected = _save_as_bytes(snapshot(ds))
+    expected = pydicom_bytes(snapshot(ds))
     if destination == "path":
         save(ds, tmp_path / "out.dcm")
         got = (tmp_path / "out.dcm").read_bytes()
@@ -693,7 +678,7 @@ def test_save_replaces_an_existing_file(tmp_path: Path) -> None:
     target.write_bytes(b"x" * 100_000)
     ds = _raw_file_dataset()
     save(ds, str(target))
-    assert_same_bytes(_save_as_bytes(_raw_file_dataset()), target.read_bytes())
+    assert_same_bytes(pydicom_bytes(_raw_file_dataset()), target.read_bytes())
     assert os.listdir(tmp_path) == ["out.dcm"]
 
 
@@ -852,12 +837,12 @@ def test_pydicom_writes_a_file_window_value_as_the_same_bytes(
         ds.add_new(tag, vr, value)
         return ds
 
-    in_memory = _save_as_bytes(dataset(CONTENT[7 : 7 + length]))
+    in_memory = pydicom_bytes(dataset(CONTENT[7 : 7 + length]))
     window = FileWindow(content_file, 7, length)
     streamed = dataset(window)
     assert streamed[tag].is_buffered
-    assert_same_bytes(in_memory, _save_as_bytes(streamed))
-    assert_same_bytes(in_memory, _save_as_bytes(streamed)), "the window can be written twice"
+    assert_same_bytes(in_memory, pydicom_bytes(streamed))
+    assert_same_bytes(in_memory, pydicom_bytes(streamed)), "the window can be written twice"
     assert_same_bytes(in_memory, _save_bytes(streamed))
     window.close()
 
@@ -1171,5 +1156,5 @@ def _pixel_data_file(tmp_path: Path, change: str) -> Path:
 @pytest.mark.parametrize("change", ["VR UN", "odd length"])
 def test_save_writes_raw_pixel_data_as_save_as_does(change: str, tmp_path: Path) -> None:
     path = _pixel_data_file(tmp_path, change)
-    expected = _save_as_bytes(pydicom.dcmread(path))
+    expected = pydicom_bytes(pydicom.dcmread(path))
     assert_same_bytes(expected, _save_bytes(pydicom.dcmread(path)))
