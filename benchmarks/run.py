@@ -116,13 +116,7 @@ def _child_inprocess(spec: dict[str, Any]) -> dict[str, Any]:
     out_dir = Path(spec["out_dir"])
     out_dir.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {}
-    if spec["variant"] in ("core", "core-file"):
-        core, result["core_kind"] = make_core()
-        deidentify = core.deidentify
-    else:
-
-        def deidentify(dataset: Any) -> Any:
-            return dataset
+    core, deidentify = _variant_core(spec, result)
 
     def process(path: str, name: str) -> None:
         deidentify(dcmread(path)).save_as(name)
@@ -169,6 +163,15 @@ def _is_streamed(dataset: Any) -> bool:
     return element is not None and isinstance(element.value, FileWindow)
 
 
+def _variant_core(spec: dict[str, Any], result: dict[str, Any]) -> tuple[Any, Any]:
+    """The core of a core variant (noted in ``result``) and what de-identifies a dataset:
+    the core's ``deidentify``, or nothing at all for the floor."""
+    if spec["variant"] not in ("core", "core-file"):
+        return None, lambda dataset: dataset
+    core, result["core_kind"] = make_core()
+    return core, core.deidentify
+
+
 def _child_multiframe(spec: dict[str, Any]) -> dict[str, Any]:
     """One multi-frame file: read (maybe deferred) + (de-identify) + write, with memory steps."""
     from pydicom import dcmread
@@ -176,14 +179,7 @@ def _child_multiframe(spec: dict[str, Any]) -> dict[str, Any]:
     memory = _Memory()
     out = Path(spec["out"])
     result: dict[str, Any] = {}
-    if spec["variant"] in ("core", "core-file"):
-        core, result["core_kind"] = make_core()
-        deidentify = core.deidentify
-    else:
-
-        def deidentify(dataset: Any) -> Any:
-            return dataset
-
+    core, deidentify = _variant_core(spec, result)
     deidentify(dcmread(spec["warmup"])).save_as(out)  # lazy imports, as for the CT files
     out.unlink()
     result["baseline_bytes"] = memory.rss()
