@@ -119,7 +119,7 @@ class DigestSet:
     def add(self, digest: bytes) -> None:
         if len(digest) != 16:
             raise ValueError("a path digest has 16 bytes")
-        if digest in self._recent or digest in self:
+        if digest in self:
             return
         self._recent.add(digest)
         if len(self._recent) >= self.RECENT:
