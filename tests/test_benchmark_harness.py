@@ -1,0 +1,79 @@
+"""The benchmark's own arithmetic and clocks (benchmarks/run.py), which its verdicts rest on."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+RUN_PY = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("idiscore_bench_run", RUN_PY)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("count", [1, 7, 10, 50, 99, 100, 1000, 1001])
+def test_blocks_cover_every_file_once_in_order(bench: ModuleType, count: int) -> None:
+    blocks = bench._blocks(count)
+    assert len(blocks) <= bench.BLOCKS
+    covered = [i for first, end in blocks for i in range(first, end)]
+    assert covered == list(range(count))
+    assert all(end > first for first, end in blocks)
+
+
+def test_steady_rate_leaves_out_start_up_and_tail(bench: ModuleType) -> None:
+    # 1 s of start-up, then 100 outputs per second, then a slow last file
+    times = [1.0 + i / 100 for i in range(99)] + [5.0]
+    assert bench._steady_rate(times, 100) == pytest.approx(100.0)
+    assert bench._steady_rate(times, 101) is None  # an output is missing: no figure
+    assert bench._steady_rate(times[:10], 10) is None  # too few outputs to tell
+
+
+def test_rotation_gives_every_variant_every_place(bench: ModuleType) -> None:
+    items = ["floor", "core", "core-file"]
+    firsts = {bench._rotated(items, rep)[0] for rep in range(len(items))}
+    assert firsts == set(items)
+
+
+def test_trend_sees_steady_growth_and_ignores_one_slow_window(bench: ModuleType) -> None:
+    flat = [1.0] * 1000
+    growing = [1.0 + i / 1000 for i in range(1000)]  # +100 % from first to last file
+    one_slow_window = [3.0 if 300 <= i < 400 else 1.0 for i in range(1000)]
+    assert bench._trend(flat) == pytest.approx(0.0)
+    assert bench._trend(growing) == pytest.approx(0.6, abs=0.1)
+    assert bench._trend(one_slow_window) == pytest.approx(0.0)
+    # the same slow window in the floor cancels out in the relative trend
+    assert bench._relative_trend(growing, growing) == pytest.approx(0.0)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux only")
+def test_output_watcher_times_renames_into_place_only(bench: ModuleType, tmp_path: Path) -> None:
+    start = time.perf_counter()
+    watcher = bench._OutputWatcher(tmp_path, start)
+    if not watcher.available:
+        pytest.skip("inotify is not available here")
+    for i in range(5):
+        temporary = tmp_path / f".out{i}.tmp"
+        temporary.write_bytes(b"x")
+        os.replace(temporary, tmp_path / f"out{i}.dcm")
+    (tmp_path / "written-in-place.dcm").write_bytes(b"x")  # not a rename: not an output
+    (tmp_path / ".hidden").write_bytes(b"x")
+    os.replace(tmp_path / ".hidden", tmp_path / ".still-hidden")  # a temporary name
+    deadline = time.monotonic() + 5
+    while len(watcher.times) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    times = watcher.stop()
+    assert len(times) == 5
+    assert times == sorted(times)
+    assert all(0 <= t <= time.perf_counter() - start for t in times)
