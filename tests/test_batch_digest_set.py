@@ -59,3 +59,29 @@ def test_many_digests_take_about_16_bytes_each() -> None:
     assert digests.nbytes <= 16 * count + 90 * DigestSet.RECENT  # a set: about 90 a digest
     assert all(_digest(i) in digests for i in range(0, count, 997))
     assert not any(_digest(i) in digests for i in range(count, count + 1000))
+
+
+def _halves(digests: list[bytes]) -> tuple[list[int], list[int]]:
+    return (
+        [int.from_bytes(d[:8], "big") for d in digests],
+        [int.from_bytes(d[8:], "big") for d in digests],
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(added=st.lists(_DIGESTS, max_size=40), probes=st.lists(_DIGESTS, max_size=20))
+def test_built_from_halves_it_is_the_same_set(added: list[bytes], probes: list[bytes]) -> None:
+    """Duplicates collapse; every digest added is in it, nothing else is; it still grows."""
+    import numpy as np
+
+    high, low = _halves(added)
+    digests = _SmallDigestSet.from_halves(
+        np.array(high, dtype=np.uint64), np.array(low, dtype=np.uint64)
+    )
+    assert len(digests) == len(set(added))
+    for digest in added + probes:
+        assert (digest in digests) == (digest in set(added))
+    for digest in probes:  # adding after the build merges with the built arrays
+        digests.add(digest)
+    assert len(digests) == len(set(added) | set(probes))
+    assert all(digest in digests for digest in added + probes)

@@ -6,10 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydicom.data import get_testdata_file
 
 from idiscore.batch import BatchOptions, BatchSummary, FileResult, load_resume_state, run_batch
@@ -168,3 +172,47 @@ def test_an_existing_report_is_not_overwritten_without_resume(
     with pytest.raises(ConfigurationError, match="already exists"):
         run_batch(core(), [inputs], BatchOptions(output=tmp_path / "other", report=report))
     assert report.read_bytes() == before and not (tmp_path / "other").exists()
+
+
+_LINES = st.lists(
+    st.tuples(
+        st.sampled_from(["/in/a", "/in/b", "/in/c", "/in/d"]),
+        st.sampled_from(["done", "failed", "rejected", "skipped"]),
+        st.sampled_from([None, "/out/1", "/out/2", "/out/3"]),
+        st.sampled_from([None, "k1", "k2"]),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=_LINES)
+def test_resume_state_is_the_latest_line_of_each_input(lines: list[tuple[Any, ...]]) -> None:
+    """Against the plain rule: the last line of an input decides; done outputs are claimed."""
+    with tempfile.TemporaryDirectory() as folder:
+        report = Path(folder) / "r.jsonl"
+        report.write_text(
+            "".join(
+                json.dumps(
+                    {
+                        "status": status,
+                        "input": source,
+                        "output": output if status == "done" else None,
+                        "key": key if status == "done" else None,
+                    }
+                )
+                + "\n"
+                for source, status, output, key in lines
+            )
+        )
+        state = load_resume_state(report)
+    latest = {source: (status, output) for source, status, output, _ in lines}
+    done = {s for s, (status, _) in latest.items() if status == "done"}
+    claimed = {o for status, o in latest.values() if status == "done" and o is not None}
+    for source in ["/in/a", "/in/b", "/in/c", "/in/d"]:
+        assert state.is_done(source) == (source in done)
+    assert len(state.done_inputs) == len(done)
+    for output in ["/out/1", "/out/2", "/out/3"]:
+        assert (path_digest(output) in state.done_outputs) == (output in claimed)
+    assert len(state.done_outputs) == len(claimed)
+    assert state.keys == {key for _, status, _, key in lines if status == "done" and key}

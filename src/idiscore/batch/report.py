@@ -152,6 +152,23 @@ class DigestSet:
         """About the memory the digests take (the arrays, and the recent ones in their set)."""
         return self._high.nbytes + self._low.nbytes + 90 * len(self._recent)
 
+    @classmethod
+    def from_halves(
+        cls, high: np.ndarray[Any, Any], low: np.ndarray[Any, Any], *, unique: bool = False
+    ) -> DigestSet:
+        """The set of the digests whose first and second halves (as big-endian integers)
+        are ``high[i]`` and ``low[i]``, built without a Python object per digest.
+
+        With ``unique`` the caller promises the pairs are distinct and sorted already.
+        """
+        if unique:
+            high, low = high.astype(np.uint64), low.astype(np.uint64)
+        else:
+            high, low = _unique_pairs(high, low)
+        digests = cls()
+        digests._high, digests._low = high, low
+        return digests
+
     def _merge(self) -> None:
         halves = np.frombuffer(b"".join(self._recent), dtype=">u8").reshape(-1, 2)
         high = halves[:, 0].astype(np.uint64)
@@ -161,6 +178,21 @@ class DigestSet:
         self._high = np.insert(self._high, at, high)
         self._low = np.insert(self._low, at, low)
         self._recent = set()
+
+
+def _unique_pairs(
+    high: np.ndarray[Any, Any], low: np.ndarray[Any, Any]
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The distinct (high, low) pairs, sorted by high then low, as two ``uint64`` arrays."""
+    high = np.asarray(high, dtype=np.uint64)
+    low = np.asarray(low, dtype=np.uint64)
+    order = np.lexsort((low, high))
+    high, low = high[order], low[order]
+    if len(high) > 1:
+        first = np.ones(len(high), dtype=bool)
+        first[1:] = (high[1:] != high[:-1]) | (low[1:] != low[:-1])
+        high, low = high[first], low[first]
+    return high, low
 
 
 def read_report(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
@@ -206,27 +238,47 @@ class ResumeState:
 
 
 def load_resume_state(path: str | os.PathLike[str]) -> ResumeState:
-    """Read a report (missing: nothing done yet) into a :class:`ResumeState`."""
+    """Read a report (missing: nothing done yet) into a :class:`ResumeState`.
+
+    The latest line of each input decides. A report may have millions of lines: while it
+    is read, each line is kept as two digests in flat buffers (33 bytes), and the latest
+    line of every input is then found by sorting them, not in a dictionary.
+    """
     state = ResumeState()
     if not os.path.exists(path):
         return state
-    # the latest line of each input decides: input digest -> its output's digest when that
-    # line says done (b"" for done without an output), None otherwise (digests, not paths:
-    # a report may have millions of lines)
-    latest: dict[bytes, bytes | None] = {}
+    # per line: the input's digest, its output's digest (zeros when none) and what it says
+    # (0: not done, 1: done without an output, 2: done with an output)
+    inputs, outputs, verdicts = bytearray(), bytearray(), bytearray()
+    no_output = bytes(16)
     for record in read_report(path):
         done = record["status"] == "done"
         output = record.get("output")
-        latest[path_digest(str(record["input"]))] = (
-            (path_digest(str(output)) if output else b"") if done else None
-        )
+        inputs += path_digest(str(record["input"]))
+        outputs += path_digest(str(output)) if done and output else no_output
+        verdicts.append((2 if output else 1) if done else 0)
         if done and record.get("key"):
             state.keys.add(str(record["key"]))
-    for digest, output_digest in latest.items():
-        if output_digest is not None:
-            state.done_inputs.add(digest)
-            if output_digest:
-                state.done_outputs.add(output_digest)
+    if not verdicts:
+        return state
+    # digests as (first half, second half) rows of big-endian uint64
+    in_high, in_low = np.frombuffer(inputs, dtype=">u8").reshape(-1, 2).T
+    verdict = np.frombuffer(verdicts, dtype=np.uint8)
+    # the last line of every input: sorted by input digest (a stable sort: the lines of an
+    # input stay in report order); the last lines come out sorted by digest, each once
+    order = np.lexsort((in_low, in_high))
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = (in_high[order[1:]] != in_high[order[:-1]]) | (
+        in_low[order[1:]] != in_low[order[:-1]]
+    )
+    latest = order[last]
+    del order, last
+    done = latest[verdict[latest] > 0]
+    state.done_inputs = DigestSet.from_halves(in_high[done], in_low[done], unique=True)
+    del done, in_high, in_low, inputs
+    written = latest[verdict[latest] == 2]
+    out_high, out_low = np.frombuffer(outputs, dtype=">u8").reshape(-1, 2).T
+    state.done_outputs = DigestSet.from_halves(out_high[written], out_low[written])
     return state
 
 
