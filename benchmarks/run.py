@@ -1,6 +1,6 @@
 """idiscore against its floor (plain pydicom read + write), measured in one run.
 
-    .venv/bin/python benchmarks/run.py                      # 1,000 files, 3 repetitions
+    .venv/bin/python benchmarks/run.py                      # 1,000 files, 5 repetitions
     .venv/bin/python benchmarks/run.py --files 50 --repeat 3
     .venv/bin/python benchmarks/run.py --scaling 10000      # + a 10,000-file batch
 
@@ -52,8 +52,12 @@ TARGET_CORE_RATIO = 1.10
 TARGET_WORKER_SPEEDUP = 1.7
 TARGET_MULTIFRAME_MB = 100.0
 TARGET_DRIFT = 0.15
-#: windows of the per-file trend (see _trend)
+#: windows of the per-file trend (see _trend and _window_size)
 TREND_WINDOWS = 10
+#: ... but at least this many when windows are rounded to whole patients
+MIN_WINDOWS = 5
+#: CT slices of one patient in the corpus (corpus.SLICES_PER_SERIES * SERIES_PER_STUDY)
+PATIENT_FILES = 200
 TARGET_RSS_GROWTH_MB = 20.0
 
 
@@ -603,11 +607,25 @@ def byte_compile_idiscore() -> str:
     return f"compiled before measuring ({folder})" if ok else f"compiling {folder} failed"
 
 
-def _window_medians(per_file: list[float], count: int = 0) -> list[float]:
-    """The median time per file of ``count`` (default TREND_WINDOWS) equal windows."""
-    count = count or TREND_WINDOWS
-    size = len(per_file) // count
-    if size < 1:
+def _window_size(files: int) -> int:
+    """Files per trend window: a tenth of the batch (TREND_WINDOWS windows), rounded up to
+    whole patients of the corpus when the batch holds at least MIN_WINDOWS of them.
+
+    The first series of a patient costs more than the second (new names, new UIDs: the
+    caches are cold); windows cut across patients would see that as a saw-tooth, and a
+    trend drawn through it would depend on where the batch ends in it.
+    """
+    size = max(1, files // TREND_WINDOWS)
+    if files >= MIN_WINDOWS * PATIENT_FILES:
+        size = -(-size // PATIENT_FILES) * PATIENT_FILES
+    return size
+
+
+def _window_medians(per_file: list[float]) -> list[float]:
+    """The median time per file of each whole window (see _window_size)."""
+    size = _window_size(len(per_file))
+    count = len(per_file) // size
+    if count < 2:
         return []
     return [statistics.median(per_file[i * size : (i + 1) * size]) for i in range(count)]
 
@@ -642,6 +660,8 @@ def _relative_trend(per_file: list[float], reference: list[float]) -> float:
 def _rotated(items: list[Any], repetition: int) -> list[Any]:
     """``items`` starting at ``repetition`` (mod their number): from one repetition to the
     next every variant moves one place, so none always runs after the same other one."""
+    if not items:
+        return []
     shift = repetition % len(items)
     return items[shift:] + items[:shift]
 
@@ -708,6 +728,7 @@ class Bench:
     def run(self) -> None:
         import corpus
 
+        assert corpus.SLICES_PER_SERIES * corpus.SERIES_PER_STUDY == PATIENT_FILES
         args = self.args
         t_start = time.perf_counter()
         self.load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
@@ -939,8 +960,8 @@ class Bench:
             if not runs:
                 continue
             files = len(runs[0]["per_file"])
-            window = min(100, files // 2)
-            if window < 10:
+            window = _window_size(files)
+            if files < 20:
                 rows.append({"label": label, "na": f"needs at least 20 files (got {files})"})
                 continue
             references = (
@@ -1252,7 +1273,9 @@ class Bench:
                 "",
                 "Per-file times are medians within each window; RSS growth is the "
                 "highest RSS in the last window minus the highest in the first. A trend is "
-                f"the Theil-Sen slope through the medians of {TREND_WINDOWS} equal windows, "
+                "the Theil-Sen slope through the window medians (windows of whole patients, "
+                f"{PATIENT_FILES} files, when the batch holds at least {MIN_WINDOWS}; else "
+                f"{TREND_WINDOWS} equal windows), "
                 "as a change from the first file to the last relative to the median; unlike "
                 "last / first it is not moved by one slow window. The target is the trend of "
                 "the core's time per file divided by the floor's at the same position in the "
@@ -1335,7 +1358,7 @@ def main(argv: list[str] | None = None) -> int:
         description="idiscore against plain pydicom read + write, in one interleaved run."
     )
     parser.add_argument("--files", type=int, default=1000, help="CT slices (default 1000)")
-    parser.add_argument("--repeat", type=int, default=3, help="repetitions (default 3, min 3)")
+    parser.add_argument("--repeat", type=int, default=5, help="repetitions (default 5, min 3)")
     parser.add_argument(
         "--scaling",
         type=int,
@@ -1346,6 +1369,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-cli", action="store_true", help="skip the CLI variants")
     parser.add_argument("--no-multiframe", action="store_true", help="skip the multi-frame file")
     parser.add_argument("--results", type=Path, default=RESULTS_PATH, help="Markdown output")
+    parser.add_argument(
+        "--raw", type=Path, help="also write every run's measurements (JSON) to this file"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -1365,6 +1391,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(bench.scratch, ignore_errors=True)
     bench.print_console()
     args.results.write_text(bench.markdown())
+    if args.raw is not None:
+        args.raw.write_text(json.dumps(bench.results))
     print(f"\nwritten to {args.results}", file=sys.stderr)
     return 0
 

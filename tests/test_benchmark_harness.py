@@ -44,6 +44,7 @@ def test_rotation_gives_every_variant_every_place(bench: ModuleType) -> None:
     items = ["floor", "core", "core-file"]
     firsts = {bench._rotated(items, rep)[0] for rep in range(len(items))}
     assert firsts == set(items)
+    assert bench._rotated([], 3) == []  # e.g. no CLI variants (--no-cli)
 
 
 def test_trend_sees_steady_growth_and_ignores_one_slow_window(bench: ModuleType) -> None:
@@ -51,7 +52,8 @@ def test_trend_sees_steady_growth_and_ignores_one_slow_window(bench: ModuleType)
     growing = [1.0 + i / 1000 for i in range(1000)]  # +100 % from first to last file
     one_slow_window = [3.0 if 300 <= i < 400 else 1.0 for i in range(1000)]
     assert bench._trend(flat) == pytest.approx(0.0)
-    assert bench._trend(growing) == pytest.approx(0.6, abs=0.1)
+    # windows of 200 files: medians 1.1, 1.3, ... 1.9, a rise of 0.8 around a median of 1.5
+    assert bench._trend(growing) == pytest.approx(0.8 / 1.5, rel=1e-3)
     assert bench._trend(one_slow_window) == pytest.approx(0.0)
     # the same slow window in the floor cancels out in the relative trend
     assert bench._relative_trend(growing, growing) == pytest.approx(0.0)
@@ -77,3 +79,15 @@ def test_output_watcher_times_renames_into_place_only(bench: ModuleType, tmp_pat
     assert len(times) == 5
     assert times == sorted(times)
     assert all(0 <= t <= time.perf_counter() - start for t in times)
+
+
+def test_trend_windows_hold_whole_patients(bench: ModuleType) -> None:
+    """The first series of a patient is slower than the second (cold caches): a saw-tooth
+    of period PATIENT_FILES is no trend, wherever the batch ends in it."""
+    half = bench.PATIENT_FILES // 2
+    for files in (1000, 1100, 2000, 10_000):
+        saw_tooth = [2.0 if (i // half) % 2 == 0 else 1.0 for i in range(files)]
+        assert bench._trend(saw_tooth) == pytest.approx(0.0), files
+    assert bench._window_size(1000) == bench.PATIENT_FILES
+    assert bench._window_size(10_000) == 1000
+    assert bench._window_size(50) == 5  # too few patients: a tenth of the batch
