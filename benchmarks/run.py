@@ -703,7 +703,8 @@ class Bench:
         self.notes: list[str] = []
         self.core_kind = "?"
 
-    def record(self, name: str, result: dict[str, Any]) -> None:
+    def record(self, name: str, result: dict[str, Any], rep: int) -> None:
+        result["rep"] = rep
         times = result.get("output_times")
         if times is not None:
             result["steady"] = _steady_rate(times, result["files"])
@@ -765,11 +766,14 @@ class Bench:
         for rep in range(args.repeat):
             label = f"[{rep + 1}/{args.repeat}]"
             self.run_blocks(inprocess, len(paths), rep, label)
-            for name, spec in _rotated(cli_variants, rep):
+            # each CLI variant twice, A B B A: a drift of the machine during the
+            # repetition cancels out in the mean of each variant's two runs
+            order = _rotated(cli_variants, rep)
+            for name, spec in order + order[::-1]:
                 out = self.fresh_dir("out")
                 spec = dict(spec, out_dir=str(out), report=str(self.scratch / "report.json"))
                 print(f"{label} {name} ...", file=sys.stderr, flush=True)
-                self.record(name, run_child(spec, self.scratch))
+                self.record(name, run_child(spec, self.scratch), rep)
                 _remove_outputs(out)
 
         if multiframe is not None:
@@ -795,7 +799,7 @@ class Bench:
                         "out": str(out / "out.dcm"),
                     }
                     print(f"[{rep + 1}/{args.repeat}] {name} ...", file=sys.stderr, flush=True)
-                    self.record(name, run_child(spec, self.scratch))
+                    self.record(name, run_child(spec, self.scratch), rep)
                     _remove_outputs(out)
 
         if scaling_paths is not None:
@@ -838,7 +842,7 @@ class Bench:
             result = children[name].finish()
             if _ok(result) and result["files"] != count:
                 result = {"error": f"processed {result['files']} of {count} files"}
-            self.record(name, result)
+            self.record(name, result, rep)
         _remove_outputs(*folders.values())
         for folder in folders.values():  # a pair's two folders
             for half in (0, 1):
@@ -850,15 +854,19 @@ class Bench:
         return [r for r in self.results.get(name, []) if _ok(r)]
 
     def paired_ratio(self, name: str, reference: str, key: str = "seconds") -> float:
-        """Median over repetitions of name/reference, pairing the same repetition."""
-        ratios = [
-            a[key] / b[key]
-            for a, b in zip(
-                self.results.get(name, []), self.results.get(reference, []), strict=False
-            )
-            if _ok(a) and _ok(b) and a.get(key) is not None and b.get(key)
-        ]
+        """Median over repetitions of name/reference, pairing the same repetition (the
+        mean of a variant's runs in a repetition when it ran more than once)."""
+        ours, theirs = self.per_rep(name, key), self.per_rep(reference, key)
+        ratios = [ours[rep] / theirs[rep] for rep in ours if theirs.get(rep)]
         return _median(ratios)
+
+    def per_rep(self, name: str, key: str) -> dict[int, float]:
+        """Repetition -> the mean of ``key`` over the variant's good runs in it."""
+        values: dict[int, list[float]] = {}
+        for result in self.ok_results(name):
+            if result.get(key) is not None:
+                values.setdefault(result["rep"], []).append(result[key])
+        return {rep: statistics.fmean(found) for rep, found in values.items()}
 
     def ct_rows(self) -> list[dict[str, Any]]:
         labels = {
@@ -1291,7 +1299,8 @@ class Bench:
             "outputs in the page cache; CLI times are whole command runs (interpreter start, "
             "imports, core creation, atomic writes and the fsync of every output included).",
             "'time x floor' is the median over repetitions of each repetition's ratio to the "
-            "floor run of the same repetition.",
+            "floor run of the same repetition. Each CLI variant runs twice per repetition "
+            "(A B B A); its time in a repetition is the mean of the two.",
         ]
         for row in self.ct_rows():
             if "baseline_mb" in row:
