@@ -1221,8 +1221,9 @@ class Bench:
                 "Each output is timed as it is renamed into place (inotify on the output "
                 "folder). Steady state: outputs per second from the 10th to the 90th "
                 "percentile output, which leaves out the command's start-up (interpreter, "
-                "imports, core, workers) and its last files. Medians over repetitions; the "
-                "target ratio pairs the two variants of the same repetition.",
+                "imports, core, workers) and its last files. Medians over all runs; the "
+                "target ratio pairs the two variants of the same repetition (the mean of "
+                "each variant's two runs in it).",
             ]
         mf = self.multiframe_rows()
         if mf:
