@@ -12,9 +12,10 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian
 
-from idiscore import cleaning, core
+from idiscore import cleaning, core, pseudonyms
 from idiscore.defaults import create_default_core
 from idiscore.fileio import FileWindow
+from idiscore.operators import basic
 from idiscore.operators.values import new_dataset
 from idiscore.pseudonyms import Pseudonymizer
 
@@ -194,3 +195,41 @@ def test_batch_outputs_are_the_bytes_of_deidentify_and_save_as(tmp_path) -> None
         pydicom_bytes(deidentifier.deidentify(pydicom.dcmread(p))) for p in inputs.iterdir()
     }
     assert {path.read_bytes() for path in outputs} == expected
+
+
+def _batch(count: int) -> list[pydicom.FileDataset]:
+    """Files of three patients, each with its own UIDs and a comment no other file has."""
+    return [
+        file_dataset(
+            sop_dataset(
+                PatientName=f"Patient{i % 3}^Jane",
+                SOPInstanceUID=f"1.2.826.0.1.3680043.8.498.100.{i}",
+                StudyInstanceUID=f"1.2.826.0.1.3680043.8.498.200.{i % 3}",
+                StudyDescription="CHEST ABDOMEN",
+                ImageComments=f"slice {i} of the Patient{i % 3} series",
+            )
+        )
+        for i in range(count)
+    ]
+
+
+def test_caches_stay_within_their_sizes_and_overflowing_them_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch of millions of files must not grow the caches; clearing one when it is full
+    (or evicting from it) must give the bytes a fresh computation gives."""
+    datasets = _batch(40)
+    deidentifier = create_default_core()
+    roomy = [pydicom_bytes(deidentifier.deidentify(ds)) for ds in datasets]
+
+    monkeypatch.setattr(core, "_CLEAN_CACHE_SIZE", 3)
+    monkeypatch.setattr(pseudonyms, "_UID_CACHE_SIZE", 4)
+    core._CLEAN_CACHE.clear()
+    tight = create_default_core()
+    squeezed = []
+    for ds in datasets:
+        squeezed.append(pydicom_bytes(tight.deidentify(ds)))
+        assert len(core._CLEAN_CACHE) <= 3
+        assert len(tight.pseudonymizer._uids) <= 4
+    assert squeezed == roomy
+    assert basic._cached_clean.cache_info().maxsize is not None  # an LRU, bounded

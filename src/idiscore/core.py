@@ -448,7 +448,7 @@ def _is_text(element: RawDataElement) -> bool:
 
 _UNCHANGED: Any = object()
 _CLEAN_CACHE: dict[tuple[Any, ...], Any] = {}
-_CLEAN_CACHE_SIZE = 8192
+_CLEAN_CACHE_SIZE = 4096  # cleared when full; repeats come from the same series
 
 
 def _raw_empty(element: RawDataElement) -> RawDataElement:

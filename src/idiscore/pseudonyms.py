@@ -169,7 +169,9 @@ def _normalise_person_name(value: str) -> str:
     return "=".join(groups)
 
 
-_UID_CACHE_SIZE = 65536
+#: derived UIDs remembered (cleared when full): enough for the study, series and frame of
+#: reference UIDs of a batch and the instance UIDs neighbouring files refer to; about 2 MB
+_UID_CACHE_SIZE = 8192
 
 
 class Pseudonymizer:

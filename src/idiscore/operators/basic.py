@@ -62,7 +62,9 @@ _INT_RANGES = {
 }
 
 
-@functools.lru_cache(maxsize=16384)
+# values unique to a file (a comment naming the slice) never come back: a small cache keeps
+# the repeated ones (a series' descriptions) and holds about 2 MB at most
+@functools.lru_cache(maxsize=4096)
 def _cached_clean(text: str, identifying: frozenset[str]) -> str:
     """:func:`idiscore.cleaning.clean_text`, remembered: descriptions repeat across a series."""
     from idiscore.cleaning import clean_text
