@@ -445,13 +445,14 @@ class _BlockChild:
         spec_path.write_text(json.dumps(spec))
         self.log = scratch / f"child-{name}.log"
         self.error: str | None = None
+        self._pending = b""  # read from the child's stdout, not yet a whole line
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, str(Path(__file__).resolve()), "--child", str(spec_path)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
-                text=True,
+                bufsize=0,
                 env=_child_env(),
             )
 
@@ -481,6 +482,8 @@ class _BlockChild:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
         if self.error is not None or text is None:
             return {"error": self.error or "no result"}
         result: dict[str, Any] = json.loads(text)
@@ -490,29 +493,36 @@ class _BlockChild:
         if self.error is not None or self.process.stdin is None:
             return
         try:
-            self.process.stdin.write(command + "\n")
+            self.process.stdin.write(command.encode() + b"\n")
             self.process.stdin.flush()
         except OSError:
             self._fail()
 
     def _expect(self, prefix: str) -> str | None:
-        """The rest of the child's next line that starts with ``prefix``."""
+        """The rest of the child's next line that starts with ``prefix`` (other lines,
+        should anything else print, are skipped)."""
         stdout = self.process.stdout
         assert stdout is not None
         deadline = time.monotonic() + CHILD_TIMEOUT
         while self.error is None:
+            line, newline, rest = self._pending.partition(b"\n")
+            if newline:
+                self._pending = rest
+                text = line.decode(errors="replace")
+                if text.startswith(prefix):
+                    return text[len(prefix) :].strip()
+                continue
             remaining = deadline - time.monotonic()
             ready, _, _ = select.select([stdout], [], [], max(0.0, remaining))
             if not ready:
                 self.process.kill()
                 self.error = f"timed out after {CHILD_TIMEOUT} s"
                 break
-            line = stdout.readline()
-            if not line:
+            data = os.read(stdout.fileno(), 1 << 16)
+            if not data:
                 self._fail()
                 break
-            if line.startswith(prefix):
-                return line[len(prefix) :].strip()
+            self._pending += data
         return None
 
     def _fail(self) -> None:

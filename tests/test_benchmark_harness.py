@@ -91,3 +91,42 @@ def test_trend_windows_hold_whole_patients(bench: ModuleType) -> None:
     assert bench._window_size(1000) == bench.PATIENT_FILES
     assert bench._window_size(10_000) == 1000
     assert bench._window_size(50) == 5  # too few patients: a tenth of the batch
+
+
+def test_a_child_processes_the_blocks_it_is_given(bench: ModuleType, tmp_path: Path) -> None:
+    from pydicom.data import get_testdata_file
+
+    source = get_testdata_file("CT_small.dcm")
+    assert source is not None
+    paths = tmp_path / "paths.txt"
+    paths.write_text("\n".join([str(source)] * 3))
+    spec = {
+        "kind": "inprocess",
+        "variant": "floor",
+        "paths_file": str(paths),
+        "out_dir": str(tmp_path / "out"),
+    }
+    child = bench._BlockChild("floor", spec, tmp_path)
+    child.ready()
+    child.run(0, 2)
+    child.run(2, 3)
+    result = child.finish()
+    assert result["files"] == 3
+    assert len(result["per_file"]) == len(result["rss"]) == 3
+    assert result["seconds"] == pytest.approx(sum(result["per_file"]), rel=0.5)
+    assert result["peak_bytes"] > 0
+
+
+def test_a_child_that_dies_is_a_failed_run_not_a_hang(bench: ModuleType, tmp_path: Path) -> None:
+    spec = {
+        "kind": "inprocess",
+        "variant": "floor",
+        "paths_file": str(tmp_path / "missing.txt"),
+        "out_dir": str(tmp_path / "out"),
+    }
+    child = bench._BlockChild("floor", spec, tmp_path)
+    child.ready()
+    child.run(0, 1)
+    result = child.finish()
+    assert "error" in result
+    assert "missing.txt" in result["error"]
