@@ -11,7 +11,10 @@ time, so it is not used for in-process variants. The CLI runs under a small wrap
 whose ``RUSAGE_CHILDREN`` high-water mark is the peak of the largest CLI process (the
 wrapper's own few MB cannot raise it); the wrapper also samples the PSS of the whole CLI
 process tree. Repetitions are interleaved: repetition 1 runs every variant once, then
-repetition 2, and so on; each figure is the median over repetitions.
+repetition 2, and so on; each figure is the median over repetitions. Within a repetition
+the in-process variants take turns block by block (each in its own child, driven over a
+pipe), and each CLI variant runs twice, A B B A; CLI outputs are timed as they appear
+(inotify) for the steady-state throughput.
 
 See ``benchmarks/README.md`` for what every figure means.
 """
