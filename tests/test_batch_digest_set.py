@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -72,8 +73,6 @@ def _halves(digests: list[bytes]) -> tuple[list[int], list[int]]:
 @given(added=st.lists(_DIGESTS, max_size=40), probes=st.lists(_DIGESTS, max_size=20))
 def test_built_from_halves_it_is_the_same_set(added: list[bytes], probes: list[bytes]) -> None:
     """Duplicates collapse; every digest added is in it, nothing else is; it still grows."""
-    import numpy as np
-
     high, low = _halves(added)
     digests = _SmallDigestSet.from_halves(
         np.array(high, dtype=np.uint64), np.array(low, dtype=np.uint64)
