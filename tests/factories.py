@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import os
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -258,3 +259,26 @@ def write_linked_files(folder: Path) -> list[Path]:
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)
     return sorted(paths)
+
+
+#: the pydicom files of :func:`write_mixed_series` (five, of different kinds)
+MIXED_SERIES_FILES = (
+    "CT_small.dcm",
+    "MR_small.dcm",
+    "rtplan.dcm",
+    "rtdose.dcm",
+    "waveform_ecg.dcm",
+)
+
+
+def write_mixed_series(folder: Path) -> Path:
+    """``folder`` with :data:`MIXED_SERIES_FILES` split over two series folders and one
+    file that is not DICOM (``notes.txt``); returns ``folder``."""
+    from pydicom.data import get_testdata_file
+
+    for index, name in enumerate(MIXED_SERIES_FILES):
+        target = folder / f"series{index % 2}" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(str(get_testdata_file(name)), target)
+    (folder / "notes.txt").write_text("not DICOM")
+    return folder

@@ -8,13 +8,11 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from pydicom.data import get_testdata_file
 
 import idiscore.batch.durability as durability
 import idiscore.batch.runner as runner
@@ -27,7 +25,7 @@ from idiscore.operators import Hash
 from idiscore.pseudonyms import Pseudonymizer
 from idiscore.rules import Rule, RuleSet
 
-NAMES = ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "rtdose.dcm", "waveform_ecg.dcm")
+from factories import MIXED_SERIES_FILES, write_mixed_series
 
 
 def core() -> Core:
@@ -37,13 +35,21 @@ def core() -> Core:
 
 @pytest.fixture
 def inputs(tmp_path: Path) -> Path:
-    folder = tmp_path / "in"
-    for index, name in enumerate(NAMES):
-        target = folder / f"series{index % 2}" / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(str(get_testdata_file(name)), target)
-    (folder / "notes.txt").write_text("not DICOM")
-    return folder
+    return write_mixed_series(tmp_path / "in")
+
+
+def record_calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[str]:
+    """Spy on ``durability.<name>`` (a function of one path): the paths it is called with,
+    in order; each call still goes through."""
+    calls: list[str] = []
+    original = getattr(durability, name)
+
+    def spy(path: str | os.PathLike[str]) -> None:
+        calls.append(os.fspath(path))
+        original(path)
+
+    monkeypatch.setattr(durability, name, spy)
+    return calls
 
 
 def records(report: Path) -> list[dict[str, object]]:
@@ -72,25 +78,18 @@ def test_lines_are_written_after_their_outputs_are_fsynced(
     out, report = tmp_path / "out", tmp_path / "report.jsonl"
     summary = run_batch(core(), [inputs], BatchOptions(output=out, report=report, workers=workers))
 
-    assert summary.counts["done"] == len(NAMES)
+    assert summary.counts["done"] == len(MIXED_SERIES_FILES)
     done = [str(r["output"]) for r in records(report) if r["status"] == "done"]
     assert sorted(done) == sorted(str(p) for p in out.rglob("*.dcm"))
     for output in done:
         assert events.index(("fsync", output)) < events.index(("line", output))
-    assert len([e for e in events if e[0] == "line"]) == len(NAMES) + 1  # + notes.txt
+    assert len([e for e in events if e[0] == "line"]) == len(MIXED_SERIES_FILES) + 1  # + notes.txt
 
 
 def test_quarantine_copies_are_fsynced_before_their_lines(
     tmp_path: Path, inputs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    synced: list[str] = []
-    fsync_path = durability.fsync_path
-
-    def spy(path: str | os.PathLike[str]) -> None:
-        synced.append(os.fspath(path))
-        fsync_path(path)
-
-    monkeypatch.setattr(durability, "fsync_path", spy)
+    synced = record_calls(monkeypatch, "fsync_path")
     broken = inputs / "series0" / "CT_small.dcm"
     broken.write_bytes(broken.read_bytes()[:300])  # truncated: fails
     quarantine, report = tmp_path / "quarantine", tmp_path / "report.jsonl"
@@ -105,18 +104,11 @@ def test_quarantine_copies_are_fsynced_before_their_lines(
 def test_every_new_folder_is_fsynced_up_to_the_output_folders_parent(
     tmp_path: Path, inputs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folders: list[str] = []
-    fsync_folder = durability.fsync_folder
-
-    def spy(folder: str | os.PathLike[str]) -> None:
-        folders.append(os.fspath(folder))
-        fsync_folder(folder)
-
-    monkeypatch.setattr(durability, "fsync_folder", spy)
+    folders = record_calls(monkeypatch, "fsync_folder")
     out = tmp_path / "deep" / "out"
     run_batch(core(), [inputs], BatchOptions(output=out, layout="patient"))
     outputs = list(out.rglob("*.dcm"))
-    assert len(outputs) == len(NAMES)
+    assert len(outputs) == len(MIXED_SERIES_FILES)
     for output in outputs:
         for folder in output.parents:
             if folder == out.parent.parent:
@@ -139,11 +131,11 @@ def test_fsync_each_flushes_every_file_before_its_rename(
     run_batch(
         core(), [inputs], BatchOptions(output=tmp_path / "each", report=report, fsync="each")
     )
-    assert flags == [True] * len(NAMES)
-    assert len(records(report)) == len(NAMES) + 1
+    assert flags == [True] * len(MIXED_SERIES_FILES)
+    assert len(records(report)) == len(MIXED_SERIES_FILES) + 1
     flags.clear()
     run_batch(core(), [inputs], BatchOptions(output=tmp_path / "grouped"))
-    assert flags == [False] * len(NAMES)
+    assert flags == [False] * len(MIXED_SERIES_FILES)
 
 
 def test_an_output_that_cannot_be_fsynced_fails(
@@ -165,7 +157,7 @@ def test_an_output_that_cannot_be_fsynced_fails(
     assert by_name["MR_small.dcm"]["reason"] == "cannot write output: Input/output error"
     assert by_name["MR_small.dcm"]["output"] is None
     assert not list(out.rglob("MR_small.dcm"))
-    assert summary.counts["done"] == len(NAMES) - 1 and summary.counts["failed"] == 1
+    assert summary.counts["done"] == len(MIXED_SERIES_FILES) - 1 and summary.counts["failed"] == 1
     assert summary.bytes_out == sum(p.stat().st_size for p in out.rglob("*.dcm"))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +13,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydicom.data import get_testdata_file
 
 from idiscore.batch import BatchOptions, BatchSummary, FileResult, load_resume_state, run_batch
 from idiscore.batch.report import path_digest
@@ -24,7 +22,7 @@ from idiscore.operators import Hash, HashUID
 from idiscore.pseudonyms import Pseudonymizer
 from idiscore.rules import Rule, RuleSet
 
-NAMES = ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "rtdose.dcm", "waveform_ecg.dcm")
+from factories import MIXED_SERIES_FILES, write_mixed_series
 
 
 def core(key: str = "resume-key") -> Core:
@@ -44,13 +42,7 @@ def tree_hashes(folder: Path) -> dict[str, str]:
 
 @pytest.fixture
 def inputs(tmp_path: Path) -> Path:
-    folder = tmp_path / "in"
-    for index, name in enumerate(NAMES):
-        target = folder / f"series{index % 2}" / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(str(get_testdata_file(name)), target)
-    (folder / "readme.txt").write_text("not DICOM")
-    return folder
+    return write_mixed_series(tmp_path / "in")
 
 
 def interrupt_after(count: int) -> Callable[[FileResult, BatchSummary], None]:
@@ -86,11 +78,11 @@ def test_interrupt_then_resume_equals_uninterrupted_run(
     )
     assert not resumed.interrupted
     assert resumed.already_done == done_first
-    assert resumed.counts["done"] + done_first == len(NAMES)
+    assert resumed.counts["done"] + done_first == len(MIXED_SERIES_FILES)
     assert tree_hashes(out) == reference(tmp_path, inputs)
     records = [json.loads(line) for line in report.read_text().splitlines()]
-    assert sum(r["status"] == "done" for r in records) == len(NAMES)
-    assert len({r["input"] for r in records if r["status"] == "done"}) == len(NAMES)
+    assert sum(r["status"] == "done" for r in records) == len(MIXED_SERIES_FILES)
+    assert len({r["input"] for r in records if r["status"] == "done"}) == len(MIXED_SERIES_FILES)
 
 
 def test_resume_cuts_a_partial_line_and_redoes_an_unrecorded_output(
