@@ -188,11 +188,15 @@ def _unique_pairs(
     low = np.asarray(low, dtype=np.uint64)
     order = np.lexsort((low, high))
     high, low = high[order], low[order]
-    if len(high) > 1:
-        first = np.ones(len(high), dtype=bool)
-        first[1:] = (high[1:] != high[:-1]) | (low[1:] != low[:-1])
-        high, low = high[first], low[first]
-    return high, low
+    first = np.ones(len(high), dtype=bool)
+    first[1:] = _differs_from_previous(high, low)
+    return high[first], low[first]
+
+
+def _differs_from_previous(high: np.ndarray[Any, Any], low: np.ndarray[Any, Any]) -> Any:
+    """For pairs sorted by (high, low): whether each pair but the first differs from the
+    one before it."""
+    return (high[1:] != high[:-1]) | (low[1:] != low[:-1])
 
 
 def read_report(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
@@ -268,9 +272,7 @@ def load_resume_state(path: str | os.PathLike[str]) -> ResumeState:
     # input stay in report order); the last lines come out sorted by digest, each once
     order = np.lexsort((in_low, in_high))
     last = np.ones(len(order), dtype=bool)
-    last[:-1] = (in_high[order[1:]] != in_high[order[:-1]]) | (
-        in_low[order[1:]] != in_low[order[:-1]]
-    )
+    last[:-1] = _differs_from_previous(in_high[order], in_low[order])
     latest = order[last]
     del order, last
     done = latest[verdict[latest] > 0]
