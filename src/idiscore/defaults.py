@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +20,10 @@ from idiscore.errors import ConfigurationError
 from idiscore.identifiers import PrivateBlockTagIdentifier
 from idiscore.insertions import StandardInsertions
 from idiscore.operators import Keep
+from idiscore.private_processing import SafePrivateBlock, SafePrivateDefinition
 from idiscore.profile import Profile
 from idiscore.rules import Rule, RuleSet
-from idiscore.standard.rulesets import SET_NAMES, DICOMRuleSets, column_rule_set
+from idiscore.standard.rulesets import DICOMRuleSets, column_rule_set
 
 if TYPE_CHECKING:
     from idiscore.pseudonyms import Pseudonymizer
@@ -38,26 +40,50 @@ _EXCLUSIVE = ("retain_long_full_dates", "retain_long_modified_dates")
 
 
 @cache
-def get_dicom_rule_sets() -> DICOMRuleSets:
-    """The rule sets of DICOM PS3.15 Annex E (Table E.1-1), one per profile and option."""
-    sets = {name: column_rule_set(column) for column, name in SET_NAMES.items()}
-    return DICOMRuleSets(**sets)
+def _standard_rule_sets() -> DICOMRuleSets:
+    return DICOMRuleSets()
 
 
-def _safe_private_rule_set(definition: Iterable[Any] | None) -> RuleSet:
-    """Retain Safe Private, extended with the user's own safe private definitions."""
+def get_dicom_rule_sets(safe_private_definition: Any = None) -> DICOMRuleSets:
+    """The rule sets of DICOM PS3.15 Annex E (Table E.1-1), one per profile and option.
+
+    With ``safe_private_definition`` (as :func:`create_default_core` takes it), its
+    rules are added to ``retain_safe_private``.
+    """
+    sets = _standard_rule_sets()
+    if safe_private_definition is None:
+        return sets
+    return replace(sets, retain_safe_private=_safe_private_rule_set(safe_private_definition))
+
+
+def _safe_private_rule_set(definition: Any) -> RuleSet:
+    """Retain Safe Private, extended with the user's own safe private definitions.
+
+    ``definition`` is a :class:`~idiscore.private_processing.SafePrivateDefinition`, or
+    an iterable of rules, private block identifiers or their strings and
+    :class:`~idiscore.private_processing.SafePrivateBlock` objects.
+    """
     if definition is None:
         return get_dicom_rule_sets().retain_safe_private
+    if isinstance(definition, SafePrivateDefinition):
+        definition = definition.blocks
+    if isinstance(definition, SafePrivateBlock | str) or not isinstance(definition, Iterable):
+        definition = [definition]
     extra: list[Rule] = []
     for item in definition:
-        if isinstance(item, Rule):
+        if isinstance(item, SafePrivateBlock):
+            extra.extend(item.rules())
+        elif isinstance(item, Rule):
             extra.append(item)
         elif isinstance(item, PrivateBlockTagIdentifier):
             extra.append(Rule(item, Keep()))
         elif isinstance(item, str):
             extra.append(Rule(PrivateBlockTagIdentifier(item), Keep()))
         else:
-            raise ConfigurationError(f"not a safe private definition: {item!r}")
+            raise ConfigurationError(
+                f"not a safe private definition: {type(item).__name__} (expected a "
+                "SafePrivateBlock, Rule, PrivateBlockTagIdentifier or tag string)"
+            )
     return column_rule_set("retain_safe_private", extra)
 
 
@@ -65,7 +91,7 @@ def profile_from_options(
     options: Iterable[str] = (),
     *,
     name: str | None = None,
-    safe_private_definition: Iterable[Any] | None = None,
+    safe_private_definition: Any = None,
     extra: Sequence[RuleSet] = (),
 ) -> Profile:
     """The Basic Profile followed by the named options (and any extra rule sets).
@@ -137,7 +163,7 @@ def create_core(
     )
 
 
-def default_profile(safe_private_definition: Iterable[Any] | None = None) -> Profile:
+def default_profile(safe_private_definition: Any = None) -> Profile:
     """The idiscore default profile (see :data:`DEFAULT_OPTIONS`)."""
     return profile_from_options(
         DEFAULT_OPTIONS,
@@ -147,7 +173,7 @@ def default_profile(safe_private_definition: Iterable[Any] | None = None) -> Pro
 
 
 def create_default_core(
-    safe_private_definition: Iterable[Any] | None = None,
+    safe_private_definition: Any = None,
     location_list: Any = None,
     *,
     pseudonymizer: Pseudonymizer | None = None,

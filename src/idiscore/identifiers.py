@@ -38,7 +38,7 @@ _TAG_STRING = re.compile(r"^\(?\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*\)?$
 _TAG_HEX8 = re.compile(r"^([0-9A-Fa-f]{4})([0-9A-Fa-f]{4})$")
 _PATTERN = re.compile(r"^\(?\s*([0-9A-Fa-fxX]{4})\s*,\s*([0-9A-Fa-fxX]{4})\s*\)?$")
 _PRIVATE_BLOCK = re.compile(
-    r"^\(?\s*([0-9A-Fa-f]{4})\s*,\s*\[(?P<creator>[^\]]*)\]\s*([0-9A-Fa-f]{2})\s*\)?$"
+    r"^\(?\s*([0-9A-Fa-f]{4})\s*,?\s*\[(?P<creator>[^\]]*)\]\s*([0-9A-Fa-f]{2})\s*\)?$"
 )
 
 
@@ -220,7 +220,8 @@ def normalise_creator(creator: str | bytes | None) -> str | None:
 class PrivateBlockTagIdentifier(TagIdentifier):
     """A private element identified by group, private creator and element offset.
 
-    ``PrivateBlockTagIdentifier("0013,[MyCreator]01")`` matches element offset 0x01 of
+    ``PrivateBlockTagIdentifier("0013,[MyCreator]01")`` (the comma is optional:
+    ``"0013[MyCreator]01"``, as idiscore 1.x examples write it) matches element offset 0x01 of
     the block that *MyCreator* reserved in group 0x0013, whichever block number
     (0x10..0xFF) that creator was given in a particular dataset. Creators are compared
     exactly, after removing padding and surrounding spaces.
@@ -277,10 +278,72 @@ def as_identifier(value: Any) -> TagIdentifier:
     return SingleTag(value)
 
 
+class RepeatingTag(str):
+    """A tag pattern with ``x`` wildcards, as idiscore 1.x modelled it: ``"(50xx,xxxx)"``.
+
+    Accepts the forms ``"50xx,xxxx"``, ``"(50xx, xxxx)"`` and ``"50xxxxxx"``; :attr:`tag` is
+    the 8-character lower-case form (``"50xxxxxx"``). It is a string, so
+    ``RepeatingGroup(RepeatingTag("50xx,xxxx"))`` works like
+    ``RepeatingGroup("50xx,xxxx")``. Malformed patterns raise
+    :class:`~idiscore.errors.ConfigurationError` (a ValueError).
+    """
+
+    tag: str
+
+    def __new__(cls, tag: str) -> RepeatingTag:
+        digits = cls.parse_tag_string(tag)
+        self = super().__new__(cls, f"({digits[:4]}, {digits[4:]})")
+        self.tag = digits
+        return self
+
+    @staticmethod
+    def parse_tag_string(tag: str) -> str:
+        """The 8-character lower-case form of a pattern (``"0010,xx10"`` -> ``"0010xx10"``)."""
+        if not isinstance(tag, str):
+            raise ConfigurationError(f"a repeating tag is a string, got {tag!r}")
+        digits = re.sub(r"[\s(),]", "", tag).lower()
+        if not re.fullmatch(r"[0-9a-fx]{8}", digits):
+            raise ConfigurationError(
+                f"malformed repeating tag {tag!r}; expected e.g. '50xx,xxxx' or '0010xx10'"
+            )
+        return digits
+
+    def as_mask(self) -> int:
+        """1-bits where the pattern is fixed: ``"0010,xx10"`` -> ``0xFFFF00FF``."""
+        return int("".join("0" if c == "x" else "f" for c in self.tag), 16)
+
+    def static_component(self) -> int:
+        """The fixed digits, wildcards read as 0: ``"0010,xx10"`` -> ``0x00100010``."""
+        return int(self.tag.replace("x", "0"), 16)
+
+    def number_of_wildcard_positions(self) -> int:
+        return self.tag.count("x")
+
+    def number_of_matchable_tags(self) -> int:
+        """How many tags the pattern covers (16 per wildcard digit)."""
+        return int(16 ** self.number_of_wildcard_positions())
+
+    def matches(self, tag: int) -> bool:
+        return int(tag) & self.as_mask() == self.static_component()
+
+    def name(self) -> str:
+        """The keyword of the pydicom repeater entry the pattern falls in, if any."""
+        from pydicom.datadict import get_entry
+
+        try:
+            return get_entry(self.static_component())[4] or f"Unknown Repeater tag {self}"
+        except KeyError:
+            return f"Unknown Repeater tag {self}"
+
+    def __repr__(self) -> str:
+        return f"RepeatingTag({self.tag[:4] + ',' + self.tag[4:]!r})"
+
+
 __all__ = [
     "PrivateBlockTagIdentifier",
     "PrivateTags",
     "RepeatingGroup",
+    "RepeatingTag",
     "SingleTag",
     "TagIdentifier",
     "as_identifier",

@@ -6,10 +6,12 @@ restates the standard.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
+from idiscore.errors import ConfigurationError
 from idiscore.identifiers import (
     PrivateBlockTagIdentifier,
     PrivateTags,
@@ -145,9 +147,43 @@ def column_rule_set(column: str, extra: Iterable[Rule] = ()) -> RuleSet:
     return RuleSet([*_column_rules(column), *extra], name=code[2], code=code)
 
 
-@dataclass(frozen=True)
+#: idiscore 1.x attribute names that differ from ours.
+LEGACY_SET_NAMES: dict[str, str] = {
+    "retain_full_dates": "retain_long_full_dates",
+    "retain_modified_dates": "retain_long_modified_dates",
+}
+
+
+def _action_key(key: Any) -> str:
+    """The code text of an action-mapping key: ``"C"``, an ActionCode enum or 1.x pair."""
+    text = getattr(key, "key", None)  # idiscore.dicom.ActionCode (1.x)
+    if text is None:
+        text = getattr(key, "value", key)  # idiscore.standard.actions.ActionCode
+    if not isinstance(text, str):
+        raise ConfigurationError(f"not an action code: {key!r}")
+    return ActionCode.parse(text).value
+
+
+def _remapped(rule_set: RuleSet, mapping: dict[str, Operator]) -> RuleSet:
+    rules = [
+        Rule(rule.identifier, mapping[rule.action_code]) if rule.action_code in mapping else rule
+        for rule in rule_set.rules
+    ]
+    return RuleSet(rules, name=rule_set.name, code=rule_set.code)
+
+
+@dataclass(frozen=True, init=False)
 class DICOMRuleSets:
-    """The Basic Profile and every option of PS3.15 Annex E (edition :data:`EDITION`)."""
+    """The Basic Profile and every option of PS3.15 Annex E (edition :data:`EDITION`).
+
+    ``DICOMRuleSets()`` builds them all from the standard's tables; keyword arguments
+    (``retain_safe_private=...``) replace single rule sets. ``action_mapping`` (as in
+    idiscore 1.x) replaces the operator of every rule whose action code is a key, e.g.
+    ``{ActionCodes.CLEAN: MyCleaner()}``; keys may be code texts (``"C"``),
+    :class:`~idiscore.standard.actions.ActionCode` members or ``idiscore.dicom.ActionCodes``
+    pairs. The 1.x names ``retain_full_dates`` and ``retain_modified_dates`` are aliases
+    of ``retain_long_full_dates`` and ``retain_long_modified_dates``.
+    """
 
     basic_profile: RuleSet
     retain_safe_private: RuleSet
@@ -161,12 +197,48 @@ class DICOMRuleSets:
     clean_structured_content: RuleSet
     clean_graphics: RuleSet
 
+    def __init__(
+        self, action_mapping: Mapping[Any, Operator] | None = None, **rule_sets: RuleSet
+    ) -> None:
+        for legacy, name in LEGACY_SET_NAMES.items():
+            if legacy in rule_sets:
+                rule_sets[name] = rule_sets.pop(legacy)
+        unknown = set(rule_sets) - set(SET_NAMES.values())
+        if unknown:
+            raise ConfigurationError(f"unknown rule set names: {sorted(unknown)}")
+        mapping: dict[str, Operator] = {}
+        for key, operator in (action_mapping or {}).items():
+            if not isinstance(operator, Operator):
+                raise ConfigurationError(f"action_mapping values must be Operators: {key!r}")
+            mapping[_action_key(key)] = operator
+        for column, name in SET_NAMES.items():
+            rule_set = rule_sets.get(name)
+            if rule_set is None:
+                rule_set = column_rule_set(column)
+            elif not isinstance(rule_set, RuleSet):
+                raise ConfigurationError(f"{name} must be a RuleSet")
+            if mapping:
+                rule_set = _remapped(rule_set, mapping)
+            object.__setattr__(self, name, rule_set)
+
+    @property
+    def retain_full_dates(self) -> RuleSet:
+        """idiscore 1.x name of :attr:`retain_long_full_dates`."""
+        return self.retain_long_full_dates
+
+    @property
+    def retain_modified_dates(self) -> RuleSet:
+        """idiscore 1.x name of :attr:`retain_long_modified_dates`."""
+        return self.retain_long_modified_dates
+
     def all(self) -> list[RuleSet]:
         return [getattr(self, name) for name in SET_NAMES.values()]
 
     def by_name(self, name: str) -> RuleSet:
-        """A rule set by attribute name (``clean_descriptors``), column name or CID meaning."""
+        """A rule set by attribute name (``clean_descriptors``, or a 1.x name such as
+        ``retain_modified_dates``), column name or CID meaning."""
         key = name.strip()
+        key = LEGACY_SET_NAMES.get(key, key)
         if key in SET_NAMES:
             key = SET_NAMES[key]
         if key == "basic":
@@ -176,8 +248,6 @@ class DICOMRuleSets:
                 return rule_set
         if key in SET_NAMES.values():
             return getattr(self, key)  # type: ignore[no-any-return]
-        from idiscore.errors import ConfigurationError
-
         known = ", ".join(SET_NAMES.values())
         raise ConfigurationError(f"unknown PS3.15 option {name!r}; known: {known}")
 
@@ -187,6 +257,7 @@ EDITION = _tables.EDITION
 __all__ = [
     "CLEAN_PIXEL_DATA_CODE",
     "EDITION",
+    "LEGACY_SET_NAMES",
     "OPTION_CODES",
     "SET_NAMES",
     "DICOMRuleSets",
