@@ -31,18 +31,25 @@ CriterionBouncer, in the order of the table.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from typing import Any
 
 from pydicom._uid_dict import UID_dictionary
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
+from pydicom.tag import BaseTag
 from pydicom.uid import UID
 
 from idiscore.errors import ConfigurationError, DatasetRejectedError
-from idiscore.pixels._dataset import read_value
-from idiscore.pixels.criterion import Criterion
+from idiscore.exceptions import BouncerError
+from idiscore.pixels._dataset import put, read_value, shallow_copy
+from idiscore.pixels.function_criterion import as_criterion
 
 _SOP_CLASS_UID = 0x00080016
 _MODALITY = 0x00080060
@@ -143,8 +150,56 @@ def is_standard_storage_sop_class(uid: str, *, allow_retired: bool = True) -> bo
     return allow_retired or retired != "Retired"
 
 
+def _takes_pixel_flag(method: Callable[..., Any]) -> bool:
+    try:
+        parameters = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(
+        p.name == "pixels_will_be_cleaned" or p.kind is inspect.Parameter.VAR_KEYWORD
+        for p in parameters
+    )
+
+
+def _adapt_legacy_inspect(method: Callable[[Any, Dataset], Any]) -> Callable[..., None]:
+    """Wrap a 1.x ``inspect(self, dataset)`` into the current signature.
+
+    When the pixels will be cleaned it sees a copy of the dataset that says Burned In
+    Annotation NO, as 1.x bouncers saw the dataset after pixel cleaning; its rejections
+    name the bouncer.
+    """
+
+    @functools.wraps(method)
+    def adapted(self: Bouncer, dataset: Dataset, *, pixels_will_be_cleaned: bool = False) -> None:
+        view = _as_if_cleaned(dataset) if pixels_will_be_cleaned else dataset
+        try:
+            method(self, view)
+        except DatasetRejectedError as error:
+            if error.bouncer is not None:
+                raise
+            raise type(error)(error.reason, bouncer=self) from None
+
+    return adapted
+
+
+def _as_if_cleaned(dataset: Dataset) -> Dataset:
+    view = shallow_copy(dataset)
+    put(view, "BurnedInAnnotation", "CS", "NO")
+    return view
+
+
 class Bouncer(ABC):
-    """A read-only check that may refuse a dataset (step 1 of ``Core.deidentify``)."""
+    """A read-only check that may refuse a dataset (step 1 of ``Core.deidentify``).
+
+    A subclass written for idiscore 1.x, whose ``inspect(self, dataset)`` takes no
+    ``pixels_will_be_cleaned``, keeps working (see :func:`_adapt_legacy_inspect`).
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        method = cls.__dict__.get("inspect")
+        if callable(method) and not _takes_pixel_flag(method):
+            cls.inspect = _adapt_legacy_inspect(method)  # type: ignore[method-assign]
 
     @abstractmethod
     def inspect(self, dataset: Dataset, *, pixels_will_be_cleaned: bool = False) -> None:
@@ -326,12 +381,22 @@ class RejectBurnedInAnnotation(Bouncer):
 class CriterionBouncer(Bouncer):
     """Rejects every dataset its criterion matches, giving ``reason``."""
 
-    def __init__(self, criterion: Criterion, reason: str) -> None:
-        if not isinstance(criterion, Criterion):
+    def __init__(
+        self, criterion: Any, reason: str | None = None, *, justification: str | None = None
+    ) -> None:
+        # idiscore 1.x: a dicomcriterion expression or a function, and ``justification``
+        if reason is None:
+            reason = justification
+        if isinstance(criterion, dict):
+            raise ConfigurationError("CriterionBouncer needs a Criterion, not a mapping")
+        checked = as_criterion(criterion)
+        if checked is None:
             raise ConfigurationError("CriterionBouncer needs a Criterion")
+        if reason is None or reason == "":
+            reason = f"the dataset matches {checked!r}"
         if not isinstance(reason, str) or not reason.strip():
             raise ConfigurationError("CriterionBouncer needs a non-empty reason")
-        self.criterion = criterion
+        self.criterion = checked
         self.reason = reason.strip()
 
     def _parameters(self) -> dict[str, Any]:
@@ -340,6 +405,77 @@ class CriterionBouncer(Bouncer):
     def inspect(self, dataset: Dataset, *, pixels_will_be_cleaned: bool = False) -> None:
         if self.criterion.matches(dataset):
             raise self.reject(self.reason)
+
+
+#: The idiscore 1.x name of :class:`~idiscore.errors.DatasetRejectedError`:
+#: ``except DatasetRejected`` catches every rejection.
+DatasetRejected = DatasetRejectedError
+
+
+def determine_bouncer_results(bouncers: Iterable[Bouncer], dataset: Dataset) -> list[Bouncer]:
+    """Which bouncers refuse ``dataset`` only because of its pixels (idiscore 1.x).
+
+    Every bouncer first inspects the dataset as it would be after pixel cleaning (Burned In
+    Annotation NO, ``pixels_will_be_cleaned=True``): a rejection there is final and is
+    raised. The bouncers that then refuse the dataset as it is are returned: cleaning the
+    pixels may satisfy them. ``dataset`` is not modified.
+
+    Raises:
+        DatasetRejectedError: (``DatasetRejected``) a bouncer refuses the dataset anyway.
+    """
+    chosen = list(bouncers)
+    cleaned = _as_if_cleaned(dataset)
+    for bouncer in chosen:
+        bouncer.inspect(cleaned, pixels_will_be_cleaned=True)
+    maybe: list[Bouncer] = []
+    for bouncer in chosen:
+        try:
+            bouncer.inspect(dataset)
+        except DatasetRejectedError:
+            maybe.append(bouncer)
+    return maybe
+
+
+class PatchedDataset:
+    """Give some elements of a dataset other values for the length of a ``with`` block.
+
+    ::
+
+        with PatchedDataset(dataset, {"Modality": "CT"}) as patched:
+            ...  # patched is dataset, with Modality CT
+        # dataset is as it was: the original element objects are back, added ones gone
+
+    Keys are DICOM keywords (an unknown one raises ConfigurationError). This modifies
+    ``dataset`` while the block runs (idiscore itself never does this to an input).
+    """
+
+    def __init__(self, dataset: Dataset, patch: Mapping[str, Any]) -> None:
+        self.dataset = dataset
+        self.patch = dict(patch)
+        self._tags: dict[str, BaseTag] = {}
+        for keyword in self.patch:
+            tag = tag_for_keyword(keyword) if isinstance(keyword, str) else None
+            if tag is None:
+                raise ConfigurationError(f"PatchedDataset: unknown DICOM keyword {keyword!r}")
+            self._tags[keyword] = BaseTag(tag)
+        self._saved: dict[BaseTag, Any] = {}
+
+    def __enter__(self) -> Dataset:
+        for keyword, value in self.patch.items():
+            tag = self._tags[keyword]
+            self._saved[tag] = self.dataset.get_item(tag, keep_deferred=True)
+            # a new element: the original object is put back untouched afterwards
+            self.dataset[tag] = DataElement(tag, dictionary_VR(tag), value)
+        return self.dataset
+
+    def __exit__(self, *exc_info: object) -> None:
+        for tag, original in self._saved.items():
+            if original is None:
+                if tag in self.dataset:
+                    del self.dataset[tag]
+            else:
+                self.dataset[tag] = original
+        self._saved = {}
 
 
 def default_bouncers() -> list[Bouncer]:
@@ -362,13 +498,17 @@ __all__ = [
     "BURNED_IN_TEXT_SOP_CLASSES",
     "ENCAPSULATED_DOCUMENT_SOP_CLASSES",
     "Bouncer",
+    "BouncerError",
     "CriterionBouncer",
+    "DatasetRejected",
+    "PatchedDataset",
     "RejectBurnedInAnnotation",
     "RejectEncapsulatedDocuments",
     "RejectEncapsulatedImageStorage",
     "RejectKOGSPS",
     "RejectNonStandardDicom",
     "default_bouncers",
+    "determine_bouncer_results",
     "is_standard_storage_sop_class",
     "presentation_state_sop_classes",
 ]
