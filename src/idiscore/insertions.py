@@ -18,9 +18,17 @@ from pydicom.sequence import Sequence
 
 from idiscore._version import __version__
 from idiscore.core import DeidentificationInfo
+from idiscore.errors import ConfigurationError
 from idiscore.operators.values import new_dataset
 from idiscore.profile import Profile
-from idiscore.standard.rulesets import CLEAN_PIXEL_DATA_CODE, OPTION_CODES, cid7050
+from idiscore.standard._tables import CID7050
+from idiscore.standard.rulesets import (
+    CLEAN_PIXEL_DATA_CODE,
+    LEGACY_SET_NAMES,
+    OPTION_CODES,
+    SET_NAMES,
+    cid7050,
+)
 
 _LO_MAX = 64
 
@@ -42,13 +50,21 @@ def applied_codes(profile: Profile, pixels_cleaned: bool = False) -> list[tuple[
 
 
 def get_deidentification_method(
-    profile: Profile | None = None, *, text: str | None = None
+    profile: Profile | str | None = None,
+    *,
+    text: str | None = None,
+    method: str | None = None,
 ) -> DataElement:
     """The *De-identification Method* (0012,0063) element: idiscore, its version, the profile.
 
     Each value fits LO (64 characters): the tool and version first, then the profile
-    name and the names of its rule sets.
+    name and the names of its rule sets. ``method`` (idiscore 1.x; also accepted as the
+    first argument) gives the whole value instead.
     """
+    if isinstance(profile, str):
+        profile, method = None, profile
+    if method is not None:
+        return DataElement(0x00120063, "LO", method)
     values = [f"idiscore {__version__}"]
     if text is not None:
         values.append(text)
@@ -61,6 +77,37 @@ def get_deidentification_method(
         if value and value not in cleaned:
             cleaned.append(value)
     return DataElement(0x00120063, "LO", cleaned if len(cleaned) > 1 else cleaned[0])
+
+
+def _code_for_name(name: str) -> tuple[str, str, str]:
+    """The CID 7050 code of a rule set: by its name (the code meaning), its attribute name in
+    ``get_dicom_rule_sets()`` (1.x names too) or its Table E.1-1 column name."""
+    key = name.strip()
+    key = LEGACY_SET_NAMES.get(key, key)
+    columns = {attribute: column for column, attribute in SET_NAMES.items()}
+    column = columns.get(key, key)
+    if column in OPTION_CODES:
+        return cid7050(OPTION_CODES[column])
+    for code in CID7050:
+        if code[2].casefold() == key.casefold():
+            return code
+    raise ConfigurationError(f"Could not find a CID 7050 code for rule set {name!r}")
+
+
+def get_idis_code_sequence(ruleset_names: Iterable[str]) -> DataElement:
+    """The *De-identification Method Code Sequence* (0012,0064) for the named rule sets.
+
+    One item per name, with the rule set's CID 7050 code (idiscore 1.x). Names are rule set
+    names (``get_dicom_rule_sets().basic_profile.name``), attribute names (``"basic_profile"``,
+    ``"retain_modified_dates"``) or Table E.1-1 column names.
+
+    Raises:
+        ConfigurationError: (a ValueError) for a name that is not a PS3.15 profile or option.
+    """
+    if isinstance(ruleset_names, str):
+        ruleset_names = [ruleset_names]
+    items = [_code_item(_code_for_name(name)) for name in ruleset_names]
+    return DataElement(0x00120064, "SQ", Sequence(items))
 
 
 def _code_item(code: tuple[str, str, str]) -> Dataset:
@@ -126,4 +173,15 @@ class StandardInsertions:
         return hash(type(self))
 
 
-__all__ = ["StandardInsertions", "applied_codes", "get_deidentification_method"]
+#: *Patient Identity Removed* (0012,0062) = YES, the element every PS3.15 de-identifier
+#: adds (idiscore 1.x). A Core copies insertion elements, so this one is never modified.
+PATIENT_IDENTITY_REMOVED = DataElement(0x00120062, "CS", "YES")
+
+
+__all__ = [
+    "PATIENT_IDENTITY_REMOVED",
+    "StandardInsertions",
+    "applied_codes",
+    "get_deidentification_method",
+    "get_idis_code_sequence",
+]
