@@ -11,6 +11,7 @@ explicit UN, implicit (unknown VR), inside a sequence item, and without a privat
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from pathlib import Path
 
@@ -273,3 +274,31 @@ def test_location_list_example_blanks_matching_images() -> None:
     assert len(np.unique(after[blanked])) == 1
     assert np.array_equal(after[~blanked], before[~blanked])
     assert np.array_equal(ds.pixel_array, before)  # the input is left alone
+
+
+# --------------------------------------------------------------------------- migration guide
+
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "migrating-from-idiscore.md"
+
+
+def _guide_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", GUIDE.read_text(), flags=re.DOTALL)
+
+
+def test_the_guide_has_an_example_for_each_defect() -> None:
+    text = GUIDE.read_text()
+    sections = re.split(r"\n## ", text)[1:]
+    assert len(sections) >= 6
+    for section in sections[:5]:
+        assert "```python" in section, section.splitlines()[0]
+
+
+@pytest.mark.parametrize("index", range(len(_guide_blocks())))
+def test_migration_guide_example_runs(
+    index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copy(Path(PYDICOM_TEST_FILES) / "CT_small.dcm", tmp_path / "my_file.dcm")
+    monkeypatch.chdir(tmp_path)
+    block = _guide_blocks()[index]
+    code = compile(block, f"migrating-from-idiscore.md block {index}", "exec")
+    exec(code, {"__name__": "guide"})
