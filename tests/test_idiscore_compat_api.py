@@ -496,3 +496,42 @@ def test_extract_signature() -> None:
     assert set(status.values()) <= DeltaStatusCodes.ALL
     name = deltas[pydicom.tag.Tag("PatientName")]
     assert str(before.PatientName) not in str(name) and not name.after
+
+
+def test_an_operator_written_for_idiscore_1_works_in_a_core() -> None:
+    """1.x operators take ``apply(element, dataset=None)`` and raise ElementShouldBeRemoved."""
+    from copy import copy
+
+    from pydicom.dataelem import DataElement
+    from pydicom.sequence import Sequence
+
+    from idiscore.core import Core, Profile
+    from idiscore.identifiers import SingleTag
+    from idiscore.operators import ElementShouldBeRemoved, Operator
+    from idiscore.rules import Rule, RuleSet
+
+    class TagWithModality(Operator):
+        name = "TagWithModality"
+
+        def apply(self, element, dataset=None):  # type: ignore[no-untyped-def, override]
+            changed = copy(element)
+            changed.value = f"{dataset.get('Modality', 'item')}:{len(str(element.value))}"
+            return changed
+
+    class Drop(Operator):
+        def apply(self, element: DataElement, dataset: Dataset | None = None) -> DataElement:  # type: ignore[override]
+            raise ElementShouldBeRemoved()
+
+    ds = _ct(SeriesDescription="CT CHEST")
+    item = Dataset()
+    item.SeriesDescription = "Jane's old scan"
+    ds.ReferencedSeriesSequence = Sequence([item])
+    before = snapshot(ds)
+    rules = RuleSet(
+        [Rule(SingleTag("SeriesDescription"), TagWithModality()), Rule("PatientName", Drop())]
+    )
+    out = Core(Profile([rules])).deidentify(ds)
+    assert out.SeriesDescription == "CT:8"
+    assert out.ReferencedSeriesSequence[0].SeriesDescription == "item:15"  # the item's dataset
+    assert "PatientName" not in out
+    assert_unchanged(ds, before)

@@ -5,9 +5,10 @@ Everything here is part of the one error tree of :mod:`idiscore.errors`::
     IDISCoreError (also IDISCoreException, the 1.0 name)
     ├── DatasetRejectedError (DatasetRejected)
     │   └── BouncerError                   a bouncer could not decide: refused all the same
-    └── DeidentificationError
-        ├── CriterionException             a criterion could not be evaluated for a dataset
-        └── SafePrivateError               a safe private definition could not be applied
+    ├── DeidentificationError
+    │   ├── CriterionException             a criterion could not be evaluated for a dataset
+    │   └── SafePrivateError               a safe private definition could not be applied
+    └── ElementShouldBeRemoved             signal of a 1.x operator: remove this element
 
 New code should use :mod:`idiscore.errors`; this module keeps 1.x imports working.
 """
@@ -52,6 +53,13 @@ class SafePrivateError(DeidentificationError):
     """It could not be decided whether a private element is safe to keep."""
 
 
+class ElementShouldBeRemoved(IDISCoreError):
+    """Raised by an operator written for idiscore 1.x to remove its element.
+
+    Current operators return None instead; 1.x operators that raise this are adapted.
+    """
+
+
 __all__ = [
     "BouncerError",
     "ConfigurationError",
@@ -59,6 +67,7 @@ __all__ = [
     "DatasetRejected",
     "DatasetRejectedError",
     "DeidentificationError",
+    "ElementShouldBeRemoved",
     "IDISCoreError",
     "IDISCoreException",
     "IDISCoreWarning",

@@ -4,6 +4,7 @@ Extend :class:`Operator` to write your own; see :mod:`idiscore.operators.base` f
 contract.
 """
 
+from idiscore.exceptions import ElementShouldBeRemoved
 from idiscore.operators.base import Context, Operator
 from idiscore.operators.basic import (
     Clean,
@@ -20,6 +21,7 @@ from idiscore.operators.time_delta import TimeDeltaProvider
 __all__ = [
     "Clean",
     "Context",
+    "ElementShouldBeRemoved",
     "Empty",
     "Hash",
     "HashUID",

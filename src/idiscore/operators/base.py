@@ -20,6 +20,8 @@ itself (as :class:`Replace` does).
 
 from __future__ import annotations
 
+import functools
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -161,8 +163,37 @@ class Context:
         return self._shared._date_shift
 
 
+def _is_legacy_apply(method: Callable[..., Any]) -> bool:
+    """An idiscore 1.x ``apply(self, element, dataset=None)``."""
+    try:
+        parameters = list(inspect.signature(method).parameters)
+    except (TypeError, ValueError):
+        return False
+    return len(parameters) >= 3 and parameters[2] == "dataset"
+
+
+def _adapt_legacy_apply(
+    method: Callable[[Any, DataElement, Dataset | None], DataElement],
+) -> Callable[[Any, DataElement, Context], DataElement | None]:
+    """Run a 1.x operator: it gets the dataset that holds the element, and signals removal
+    by raising :class:`~idiscore.exceptions.ElementShouldBeRemoved`."""
+    from idiscore.exceptions import ElementShouldBeRemoved
+
+    @functools.wraps(method)
+    def apply(self: Any, element: DataElement, context: Context) -> DataElement | None:
+        try:
+            return method(self, element, context.dataset)
+        except ElementShouldBeRemoved:
+            return None
+
+    return apply
+
+
 class Operator(ABC):
     """Base class of every operator. Extend it to add your own.
+
+    An operator written for idiscore 1.x (``apply(self, element, dataset=None)``, raising
+    ``ElementShouldBeRemoved`` to remove) is adapted when its class is defined.
 
     Set ``action_code`` to the PS3.15 action code the operator implements
     (``"K"``, ``"X"``, ``"Z"``, ``"D"``, ``"U"``, ``"C"``), or leave it None for
@@ -172,6 +203,12 @@ class Operator(ABC):
 
     action_code: ClassVar[str | None] = None
     handles_items: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        method = cls.__dict__.get("apply")
+        if callable(method) and _is_legacy_apply(method):
+            cls.apply = _adapt_legacy_apply(method)  # type: ignore[method-assign, assignment]
 
     @abstractmethod
     def apply(self, element: DataElement, context: Context) -> DataElement | None:
