@@ -180,6 +180,7 @@ def test_dicom_rule_sets_answer_both_names() -> None:
     pairs = {
         "retain_modified_dates": "retain_long_modified_dates",
         "retain_full_dates": "retain_long_full_dates",
+        "retain_patient_chars": "retain_patient_characteristics",
     }
     for legacy, name in pairs.items():
         assert getattr(ours, legacy) is getattr(ours, name)

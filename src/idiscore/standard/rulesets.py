@@ -147,10 +147,12 @@ def column_rule_set(column: str, extra: Iterable[Rule] = ()) -> RuleSet:
     return RuleSet([*_column_rules(column), *extra], name=code[2], code=code)
 
 
-#: idiscore 1.x attribute names that differ from ours.
+#: idiscore 1.x attribute names that differ from ours (and the short name
+#: ``retain_patient_chars`` some of its users' code has).
 LEGACY_SET_NAMES: dict[str, str] = {
     "retain_full_dates": "retain_long_full_dates",
     "retain_modified_dates": "retain_long_modified_dates",
+    "retain_patient_chars": "retain_patient_characteristics",
 }
 
 
@@ -182,7 +184,8 @@ class DICOMRuleSets:
     ``{ActionCodes.CLEAN: MyCleaner()}``; keys may be code texts (``"C"``),
     :class:`~idiscore.standard.actions.ActionCode` members or ``idiscore.dicom.ActionCodes``
     pairs. The 1.x names ``retain_full_dates`` and ``retain_modified_dates`` are aliases
-    of ``retain_long_full_dates`` and ``retain_long_modified_dates``.
+    of ``retain_long_full_dates`` and ``retain_long_modified_dates``, and
+    ``retain_patient_chars`` of ``retain_patient_characteristics``.
     """
 
     basic_profile: RuleSet
@@ -230,6 +233,11 @@ class DICOMRuleSets:
     def retain_modified_dates(self) -> RuleSet:
         """idiscore 1.x name of :attr:`retain_long_modified_dates`."""
         return self.retain_long_modified_dates
+
+    @property
+    def retain_patient_chars(self) -> RuleSet:
+        """Short name of :attr:`retain_patient_characteristics`."""
+        return self.retain_patient_characteristics
 
     def all(self) -> list[RuleSet]:
         return [getattr(self, name) for name in SET_NAMES.values()]
