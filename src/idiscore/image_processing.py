@@ -31,6 +31,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
+from idiscore.bouncers import RejectBurnedInAnnotation
 from idiscore.errors import DatasetRejectedError, PixelDataProcessingError
 from idiscore.exceptions import CriterionException
 from idiscore.pixels import locations as _locations
@@ -107,8 +108,6 @@ class PixelProcessor(_processor.PixelProcessor):
     def needs_cleaning(self, dataset: Dataset) -> bool:
         """True when ``dataset``'s pixels probably show text: the verdict of
         :class:`~idiscore.bouncers.RejectBurnedInAnnotation` when no pixels get cleaned."""
-        from idiscore.bouncers import RejectBurnedInAnnotation
-
         try:
             RejectBurnedInAnnotation().inspect(dataset)
         except DatasetRejectedError:

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
+from idiscore.exceptions import ElementShouldBeRemoved
+
 if TYPE_CHECKING:
     from idiscore.pseudonyms import Pseudonymizer
 
@@ -177,7 +179,6 @@ def _adapt_legacy_apply(
 ) -> Callable[[Any, DataElement, Context], DataElement | None]:
     """Run a 1.x operator: it gets the dataset that holds the element, and signals removal
     by raising :class:`~idiscore.exceptions.ElementShouldBeRemoved`."""
-    from idiscore.exceptions import ElementShouldBeRemoved
 
     @functools.wraps(method)
     def apply(self: Any, element: DataElement, context: Context) -> DataElement | None:
