@@ -379,7 +379,13 @@ class RejectBurnedInAnnotation(Bouncer):
 
 
 class CriterionBouncer(Bouncer):
-    """Rejects every dataset its criterion matches, giving ``reason``."""
+    """Rejects every dataset its criterion matches, giving ``reason``.
+
+    ``criterion`` is a :class:`~idiscore.pixels.criterion.Criterion`, a function of a
+    dataset or (idiscore 1.x, extra ``compat``) an expression such as
+    ``"Modality.equals('US')"``; ``justification`` is the 1.x name of ``reason``. Without a
+    reason the criterion is named.
+    """
 
     def __init__(
         self, criterion: Any, reason: str | None = None, *, justification: str | None = None
