@@ -616,6 +616,19 @@ _NO_COPY_RANGE = frozenset(
 _ENCODED: dict[tuple[Any, ...], bytes] = {}
 _ENCODED_SIZE = 8192
 _PLAIN = (str, int, float)
+_DOUBLE = struct.Struct("<d").pack
+
+
+def _frozen(value: Any) -> Any:
+    """``value`` as a cache key part that is equal only for values encoded alike.
+
+    Floats are keyed by their IEEE bytes (``0.0 == -0.0`` and NaNs never equal
+    themselves), every value by its type (``1 == 1.0 == True``).
+    """
+    kind = type(value)
+    if kind is float:
+        return (kind, _DOUBLE(value))
+    return (kind, value)
 
 
 def _encoded(
@@ -624,22 +637,21 @@ def _encoded(
     """pydicom's encoding of a short plain value, remembered: values repeat across files.
 
     Only values that are plain ``str``, ``int`` or ``float`` (or lists of them) are
-    remembered, keyed by everything pydicom's encoder reads: tag, VR, value, character
-    set and transfer syntax encoding.
+    remembered, keyed by everything pydicom's encoder reads: tag, VR, the value (its
+    type and, for floats, its bytes), character set and transfer syntax encoding.
     """
     kind = type(value)
     if kind in _PLAIN:
-        frozen: Any = value
         if kind is str and len(value) > 1024:
             return None
+        frozen: Any = _frozen(value)
     elif (kind is list or kind is MultiValue) and all(type(v) in _PLAIN for v in value):
-        frozen = tuple((type(v), v) for v in value)
+        frozen = (kind, tuple(_frozen(v) for v in value))
     else:
         return None
     key = (
         element.tag,
         element.VR,
-        kind,
         frozen,
         charset if isinstance(charset, str) or charset is None else tuple(charset),
         encoding,
