@@ -731,7 +731,7 @@ def _encoded(
     if kind in _PLAIN:
         if kind is str and len(value) > 1024:
             return None
-        frozen: Any = _frozen(value)
+        frozen: Any = (kind, _DOUBLE(value)) if kind is float else (kind, value)
     elif (kind is list or kind is MultiValue) and all(type(v) in _PLAIN for v in value):
         frozen = (kind, tuple(_frozen(v) for v in value))
     else:
