@@ -29,7 +29,17 @@ The net is the lowest-priority rule of all: any rule of any rule set wins over i
 however general (a ``RepeatingGroup("xxxx,xxxx")`` or a Keep-all too). It is on for
 every :class:`~idiscore.profile.Profile`; ``Profile(..., safety_net=False)`` (or
 ``safety_net = false`` in a profile file) switches it off. ``idiscore explain`` and
-``idiscore profile`` name it as the rule set :data:`SAFETY_NET_NAME`.
+``idiscore profile`` name it as the rule set :data:`SAFETY_NET_NAME`. The compiled
+profile consults it once per tag (its answers are cached like every other), so it costs
+nothing per element.
+
+Table E.1-1 (2026d) has no catch-all row for standard attributes that would shadow the
+net: its only pattern rows are Curve Data (50xx,xxxx), Overlay Data and Comments
+(60xx,3000 and 60xx,4000) and the private attributes (odd groups). Under Retain
+Longitudinal Temporal Information with Full Dates the net still removes unnamed dates:
+they were never reviewed. UIDs are mapped exactly as :class:`~idiscore.operators.HashUID`
+maps them elsewhere (it replaces every UID, well-known ones included), so a UID that also
+sits in a named attribute gets the same replacement in both.
 
 Structure survives: attributes of these VRs that define or reference something rather
 than describe the patient or the site are not part of the net (:data:`STRUCTURAL`):
