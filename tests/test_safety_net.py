@@ -183,7 +183,7 @@ def test_structure_is_no_part_of_the_net(keyword: str) -> None:
 SOURCE_UID = "1.2.826.0.1.3680043.8.498.777"
 
 
-def _examples(nested: bool = False) -> Dataset:
+def _examples(nested: bool = False, undefined: bool = False) -> Dataset:
     ds = sop_dataset()
     ds.SourceImageSequence = Sequence([Dataset()])
     ds.SourceImageSequence[0].ReferencedSOPClassUID = ds.SOPClassUID
@@ -195,6 +195,8 @@ def _examples(nested: bool = False) -> Dataset:
         item.CodingSchemeDesignator = "SRT"
         item.CodeMeaning = "Head"
         ds.AnatomicRegionSequence = Sequence([item])
+        ds["AnatomicRegionSequence"].is_undefined_length = undefined
+        item.is_undefined_length_sequence_item = undefined
         holder = item
     holder.StudyUpdateDateTime = STUDY_DATE + "120000"
     holder.SOPInstanceUIDOfConcatenationSource = SOURCE_UID
@@ -224,12 +226,16 @@ ENCODINGS = {
 }
 
 
-@pytest.mark.parametrize("nested", [False, True], ids=["top level", "nested"])
+PLACES = {"top level": (False, False), "nested": (True, False), "nested, undefined": (True, True)}
+
+
+@pytest.mark.parametrize("place", PLACES)
 @pytest.mark.parametrize("syntax", ENCODINGS.values(), ids=list(ENCODINGS))
 def test_the_four_examples_through_deidentify_file(
-    syntax: Any, nested: bool, tmp_path: Path
+    syntax: Any, place: str, tmp_path: Path
 ) -> None:
-    ds = _examples(nested)
+    nested, undefined = PLACES[place]
+    ds = _examples(nested, undefined)
     ds.file_meta.TransferSyntaxUID = syntax
     source = tmp_path / "in.dcm"
     ds.save_as(source, enforce_file_format=True)
@@ -248,6 +254,22 @@ def test_the_four_examples_through_deidentify(nested: bool) -> None:
     buffer = io.BytesIO()
     out.save_as(buffer)
     _check_examples(pydicom.dcmread(io.BytesIO(buffer.getvalue())), nested)
+
+
+@pytest.mark.parametrize("creator", [None, "SOME CREATOR"], ids=["no creator", "creator"])
+def test_private_elements_are_no_part_of_the_net(creator: str | None) -> None:
+    """Only standard elements meet the net: private ones are for the private rules."""
+    ds = sop_dataset()
+    if creator is not None:
+        ds.add_new(0x00090010, "LO", creator)
+    ds.add_new(0x00091001, "PN", "Doe^John")
+    ds.add_new(0x00091002, "UI", SOURCE_UID)
+    core = Core(
+        Profile([RuleSet([Rule("PatientName", Remove())])]), pseudonymizer=_pseudonymizer()
+    )
+    out = _deidentify(core, ds)
+    assert out[0x00091001].value == "Doe^John" and out[0x00091002].value == SOURCE_UID
+    assert out.SOPInstanceUID != ds.SOPInstanceUID, "while standard UIDs are mapped"
 
 
 def test_the_net_reaches_elements_encoded_as_un(tmp_path: Path) -> None:
