@@ -36,8 +36,8 @@ test: lint pytest
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
-# Regenerate the PS3.15 tables from ../shared/standard (or STANDARD=dir).
-STANDARD ?= ../shared/standard
+# Regenerate the PS3.15 tables from standard-data (or STANDARD=dir).
+STANDARD ?= standard-data
 tables: $(STAMP)
 	$(BIN)/python tools/generate_standard.py $(STANDARD) --with-iod-types
 

@@ -15,6 +15,7 @@ from pydicom.data import get_testdata_file
 from idiscore.defaults import default_profile, profile_from_options
 from idiscore.demo import encapsulated_pdf
 from idiscore.profile_file import load_profile_text
+from idiscore.safety_net import SAFETY_NET_NAME
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -84,7 +85,10 @@ def test_profile_csv_lists_every_rule(spec: str) -> None:
         if spec == "default"
         else profile_from_options(["clean_descriptors", "retain_uid"])
     )
-    assert len(rows) == len(profile.rules) + 1
+    net = profile.safety_net_rules
+    assert net is not None and len(net) == 4
+    assert len(rows) == len(profile.rules) + len(net) + 1
+    assert [r[5] for r in rows[-4:]] == [SAFETY_NET_NAME] * 4
 
 
 def test_profile_toml_export_loads_back(tmp_path: Path) -> None:

@@ -1158,3 +1158,52 @@ def test_save_writes_raw_pixel_data_as_save_as_does(change: str, tmp_path: Path)
     path = _pixel_data_file(tmp_path, change)
     expected = pydicom_bytes(pydicom.dcmread(path))
     assert_same_bytes(expected, _save_bytes(pydicom.dcmread(path)))
+
+
+# -- the writer's cache of encoded values ---------------------------------------------
+
+# payloads in the high mantissa bits, which survive the conversion to FL's 32 bits
+_NAN_A = struct.unpack("<d", struct.pack("<Q", 0x7FF8000020000000))[0]
+_NAN_B = struct.unpack("<d", struct.pack("<Q", 0x7FF8000040000000))[0]
+#: pairs of values that compare equal (or are both NaN) but are encoded differently
+LOOK_ALIKES = {
+    "zero": (0.0, -0.0),
+    "zeros": ([0.0, 1.5], [-0.0, 1.5]),
+    "nan payloads": (_NAN_A, _NAN_B),
+    "int and float": ([1, 2], [1.0, 2.0]),
+}
+
+
+def _with_value(vr: str, value: Any) -> Dataset:
+    ds = roundtrip(sop_dataset())  # as read from a file: idiscore's writer writes it
+    for tag in TAGS_BY_VR[vr]:
+        ds.add(DataElement(tag, vr, copy.copy(value)))
+    return ds
+
+
+@pytest.mark.parametrize("pair", LOOK_ALIKES, ids=list(LOOK_ALIKES))
+@pytest.mark.parametrize("vr", ["FD", "FL", "DS"])
+def test_the_encoding_cache_keeps_look_alike_values_apart(
+    vr: str, pair: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file's bytes never depend on the files written before it in the process."""
+    first, second = LOOK_ALIKES[pair]
+    if vr == "DS" and pair == "nan payloads":
+        pytest.skip("DS is decimal text: NaN is no valid DS value")
+
+    def written(value: Any) -> bytes:
+        buffer = io.BytesIO()
+        save(_with_value(vr, value), buffer)
+        return buffer.getvalue()
+
+    monkeypatch.setattr(fileio, "_ENCODED", {})
+    a_then_b = (written(first), written(second))
+    monkeypatch.setattr(fileio, "_ENCODED", {})
+    b_then_a = (written(second), written(first))[::-1]
+    assert a_then_b == b_then_a
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = (pydicom_bytes(_with_value(vr, first)), pydicom_bytes(_with_value(vr, second)))
+    assert a_then_b == expected
+    if vr != "DS" and pair != "int and float":
+        assert expected[0] != expected[1], "the pair must be encoded differently"

@@ -6,8 +6,9 @@ Usage::
     python tools/generate_standard.py [STANDARD_DIR] [--output-dir DIR] [--edition ED]
                                       [--with-iod-types]
 
-``STANDARD_DIR`` defaults to ``../shared/standard`` relative to the repository root. It must
-hold the CSV files described in its ``PROVENANCE.md``. ``make tables`` runs this script.
+``STANDARD_DIR`` defaults to ``standard-data`` in the repository root (the in-repository copy of
+the standard's tables, see its README.md). It must hold the CSV files described in its
+``PROVENANCE.md``. ``make tables`` runs this script.
 
 Outputs (in ``--output-dir``, default ``src/idiscore/standard``):
 
@@ -83,7 +84,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_STANDARD_DIR = REPO_ROOT.parent / "shared" / "standard"
+DEFAULT_STANDARD_DIR = REPO_ROOT / "standard-data"
 DEFAULT_OUTPUT_DIR = REPO_ROOT / "src" / "idiscore" / "standard"
 TABLES_FILE = "_tables.py"
 TCIA_OUTPUT_FILE = "tcia_private_kb.csv.gz"

@@ -11,6 +11,7 @@ from pydicom.datadict import dictionary_description, keyword_for_tag
 
 from idiscore.errors import ConfigurationError
 from idiscore.identifiers import SingleTag
+from idiscore.safety_net import SAFETY_NET_NAME
 
 if TYPE_CHECKING:
     from idiscore.profile import Profile
@@ -20,9 +21,13 @@ COLUMNS = ("tag", "keyword", "name", "operator", "action", "rule set")
 
 
 def rule_rows(profile: Profile) -> list[tuple[str, str, str, str, str, str]]:
-    """One row per effective rule: (tag, keyword, name, operator, action code, rule set)."""
+    """One row per effective rule: (tag, keyword, name, operator, action code, rule set).
+
+    The safety net's rules (see :mod:`idiscore.safety_net`) come last, under its name.
+    """
     rows = []
-    for rule in profile.rules:
+    net = profile.safety_net_rules
+    for rule in [*profile.rules, *(net or ())]:
         ident = rule.identifier
         keyword = name = ""
         if isinstance(ident, SingleTag):
@@ -44,7 +49,7 @@ def rule_rows(profile: Profile) -> list[tuple[str, str, str, str, str, str]]:
                 rule_set.name if rule_set is not None else "",
             )
         )
-    rows.sort(key=lambda r: r[0])
+    rows.sort(key=lambda r: (r[5] == SAFETY_NET_NAME, r[0]))
     return rows
 
 
@@ -63,7 +68,8 @@ def describe(profile: Profile, format: str = "text") -> str:
         lines = [
             f"# {profile.name}",
             "",
-            f"{len(rows)} rules from {len(profile.rule_sets)} rule sets.",
+            f"{len(rows)} rules from {len(profile.rule_sets)} rule sets"
+            + (" and the safety net." if profile.safety_net else "."),
             "",
             "| " + " | ".join(COLUMNS) + " |",
             "|" + "---|" * len(COLUMNS),

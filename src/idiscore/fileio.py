@@ -216,7 +216,10 @@ def read_counting_warnings(
 def check_complete(dataset: Dataset) -> None:
     """Raise :class:`InputError` if ``dataset`` is empty or an element was cut short.
 
-    Elements left in the file (deferred) must end within the file.
+    Elements left in the file (deferred) must end within the file, and the last element
+    must end where the file ends: pydicom stops reading, without a word, at a file that
+    ends inside the header of an element (fewer than 8 bytes left), which dcmtk
+    reports as a premature end.
     """
     elements = dataset._dict
     if not elements:
@@ -232,10 +235,94 @@ def check_complete(dataset: Dataset) -> None:
         else:
             short = isinstance(element.value, bytes) and len(element.value) < element.length
         if short:
-            # a tag read from something that is not DICOM is four bytes of its content
-            known = tag & 0x10000 or bool(keyword_for_tag(tag))
-            name = f"element ({tag >> 16:04X},{tag & 0xFFFF:04X})" if known else "an element"
+            raise InputError(f"truncated: {_named(tag)} ends after the end of the file")
+    _check_last_element_ends_the_file(dataset)
+
+
+def _named(tag: int) -> str:
+    """``element (gggg,eeee)``, or ``an element`` for a tag unknown to the dictionary."""
+    # a tag read from something that is not DICOM is four bytes of its content
+    known = tag & 0x10000 or bool(keyword_for_tag(tag))
+    return f"element ({tag >> 16:04X},{tag & 0xFFFF:04X})" if known else "an element"
+
+
+_SEQUENCE_DELIMITER = {True: b"\xfe\xff\xdd\xe0\0\0\0\0", False: b"\xff\xfe\xe0\xdd\0\0\0\0"}
+
+
+def _check_last_element_ends_the_file(dataset: Dataset) -> None:
+    """Raise :class:`InputError` when the last element of a file does not end it.
+
+    A defined-length element ends at its value's end (its length is read back from the
+    file for an element pydicom decoded while reading, such as Specific Character Set);
+    an undefined-length one (an encapsulated or undefined-length sequence value) ends
+    with its sequence delimitation item, which must then be the file's last 8 bytes.
+    Data sets not read from a file, and deflated ones (their positions are in the
+    inflated stream), are not checked.
+    """
+    meta = getattr(dataset, "file_meta", None)
+    if meta is not None and meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
+        return
+    implicit, little = dataset.original_encoding
+    if implicit is None or little is None:
+        return
+    last = next(reversed(dataset._dict.values()))  # type: ignore[call-overload]
+    size = _source_size(dataset)
+    if size is None:
+        return
+    start: int | None
+    length: int | None
+    if isinstance(last, RawDataElement):
+        start, length = last.value_tell, last.length
+    else:
+        start, vr = getattr(last, "file_tell", None), last.VR
+        if not start or (vr == "SQ" and not last.is_undefined_length):
+            return  # not read from the file: nothing to check
+        length = _UNDEFINED if vr == "SQ" else _length_before(dataset, start, vr, implicit, little)
+    if start is None or length is None:
+        return
+    if length != _UNDEFINED:
+        if start + length < size:
+            raise InputError("truncated: the file ends inside the header of an element")
+        if start + length > size:
+            name = _named(int(last.tag))
             raise InputError(f"truncated: {name} ends after the end of the file")
+        return
+    tail = _source_bytes(dataset, size - 8, 8)
+    if tail is not None and tail != _SEQUENCE_DELIMITER[little]:
+        raise InputError("truncated: the file ends inside the header of an element")
+
+
+def _length_before(
+    dataset: Dataset, start: int, vr: str | None, implicit: bool, little: bool
+) -> int | None:
+    """The value length in the header of the element whose value starts at ``start``."""
+    long_length = implicit or vr is None or vr in _LONG_VRS
+    data = _source_bytes(dataset, start - (4 if long_length else 2), 4 if long_length else 2)
+    if data is None or len(data) != (4 if long_length else 2):
+        return None
+    order = "<" if little else ">"
+    return int(struct.unpack(order + ("L" if long_length else "H"), data)[0])
+
+
+def _source_bytes(dataset: Dataset, offset: int, count: int) -> bytes | None:
+    """``count`` bytes at ``offset`` of the file (or buffer) ``dataset`` was read from."""
+    if offset < 0:
+        return None
+    buffer = getattr(dataset, "buffer", None)
+    if buffer is not None:
+        try:
+            return bytes(buffer.getbuffer()[offset : offset + count])
+        except (AttributeError, ValueError):
+            return None
+    filename = getattr(dataset, "filename", None)
+    if not isinstance(filename, str) or not filename:
+        return None
+    try:
+        with open(filename, "rb") as handle:
+            handle.seek(offset)
+            return handle.read(count)
+    except OSError:
+        return None
 
 
 def _source_size(dataset: Dataset) -> int | None:
@@ -616,6 +703,19 @@ _NO_COPY_RANGE = frozenset(
 _ENCODED: dict[tuple[Any, ...], bytes] = {}
 _ENCODED_SIZE = 8192
 _PLAIN = (str, int, float)
+_DOUBLE = struct.Struct("<d").pack
+
+
+def _frozen(value: Any) -> Any:
+    """``value`` as a cache key part that is equal only for values encoded alike.
+
+    Floats are keyed by their IEEE bytes (``0.0 == -0.0`` and NaNs never equal
+    themselves), every value by its type (``1 == 1.0 == True``).
+    """
+    kind = type(value)
+    if kind is float:
+        return (kind, _DOUBLE(value))
+    return (kind, value)
 
 
 def _encoded(
@@ -624,22 +724,21 @@ def _encoded(
     """pydicom's encoding of a short plain value, remembered: values repeat across files.
 
     Only values that are plain ``str``, ``int`` or ``float`` (or lists of them) are
-    remembered, keyed by everything pydicom's encoder reads: tag, VR, value, character
-    set and transfer syntax encoding.
+    remembered, keyed by everything pydicom's encoder reads: tag, VR, the value (its
+    type and, for floats, its bytes), character set and transfer syntax encoding.
     """
     kind = type(value)
     if kind in _PLAIN:
-        frozen: Any = value
         if kind is str and len(value) > 1024:
             return None
+        frozen: Any = (kind, _DOUBLE(value)) if kind is float else (kind, value)
     elif (kind is list or kind is MultiValue) and all(type(v) in _PLAIN for v in value):
-        frozen = tuple((type(v), v) for v in value)
+        frozen = (kind, tuple(_frozen(v) for v in value))
     else:
         return None
     key = (
         element.tag,
         element.VR,
-        kind,
         frozen,
         charset if isinstance(charset, str) or charset is None else tuple(charset),
         encoding,

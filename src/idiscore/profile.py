@@ -12,6 +12,7 @@ from idiscore.identifiers import (
     TagIdentifier,
 )
 from idiscore.rules import Rule, RuleSet
+from idiscore.safety_net import dates_shift, safety_net_rule_set
 
 _Entry = tuple[int, int, Rule]  # (specificity, order, rule)
 
@@ -24,10 +25,12 @@ class CompiledRules:
     specificity; every answer is cached, so each distinct (tag, creator) is resolved
     once per process. Resolution: the most specific identifier wins; for equally
     specific identifiers the later rule (later in its rule set, or in a later rule set)
-    wins.
+    wins. With ``safety_net``, a standard element that no rule matches gets the rule of
+    the safety net (:mod:`idiscore.safety_net`) for its VR, if any: the lowest priority
+    of all, resolved once per tag like every other answer.
     """
 
-    def __init__(self, rule_sets: Sequence[RuleSet]) -> None:
+    def __init__(self, rule_sets: Sequence[RuleSet], *, safety_net: bool = False) -> None:
         single: dict[int, _Entry] = {}
         block: dict[tuple[int, str, int], _Entry] = {}
         general: dict[TagIdentifier, _Entry] = {}
@@ -51,6 +54,11 @@ class CompiledRules:
             e[2] for e in sorted([*single.values(), *block.values(), *general.values()],
                                  key=lambda e: e[1])
         ]  # fmt: skip
+        #: The safety net's rule set, or None when it is off.
+        self.fallback: RuleSet | None = None
+        if safety_net:
+            self.fallback = safety_net_rule_set(dates_shift(self._lookup))
+        self._fallback_rules: tuple[Rule, ...] = tuple(self.fallback or ())
 
     def lookup(self, tag: int, private_creator: str | None = None) -> Rule | None:
         """The rule for element ``tag`` (in a private block reserved by ``private_creator``)."""
@@ -59,6 +67,17 @@ class CompiledRules:
             return self._cache[key]
         except KeyError:
             pass
+        rule = self._lookup(tag, private_creator)
+        if rule is None and private_creator is None:
+            for fallback in self._fallback_rules:
+                if fallback.identifier.matches(tag):
+                    rule = fallback
+                    break
+        self._cache[key] = rule
+        return rule
+
+    def _lookup(self, tag: int, private_creator: str | None = None) -> Rule | None:
+        """The rule of the profile's rule sets for the element (the net left out)."""
         best: _Entry | None = self._single.get(tag)
         if private_creator is not None and tag & 0xFF00:
             found = self._block.get((tag >> 16, private_creator, tag & 0xFF))
@@ -71,9 +90,7 @@ class CompiledRules:
                 if best is None or entry[:2] > best[:2]:
                     best = entry
                 break
-        rule = best[2] if best is not None else None
-        self._cache[key] = rule
-        return rule
+        return best[2] if best is not None else None
 
 
 class Profile:
@@ -81,15 +98,24 @@ class Profile:
 
     Later rule sets override earlier ones for identical identifiers; otherwise the
     most specific identifier wins (see :mod:`idiscore.identifiers`).
+
+    ``safety_net`` (on by default) gives standard attributes that no rule names a
+    fallback by VR: names emptied, dates shifted or removed, UIDs replaced, free text
+    cleaned (see :mod:`idiscore.safety_net`). Any rule of the rule sets wins over it.
     """
 
-    def __init__(self, rule_sets: Iterable[RuleSet], name: str = "Profile") -> None:
+    def __init__(
+        self, rule_sets: Iterable[RuleSet], name: str = "Profile", *, safety_net: bool = True
+    ) -> None:
         sets = list(rule_sets)
         for rule_set in sets:
             if not isinstance(rule_set, RuleSet):
                 raise ConfigurationError(f"Profile {name!r} holds a non-RuleSet: {rule_set!r}")
         self.rule_sets: list[RuleSet] = sets
         self.name = name
+        if not isinstance(safety_net, bool):
+            raise ConfigurationError(f"Profile {name!r}: safety_net must be True or False")
+        self.safety_net = safety_net
         self._compiled: CompiledRules | None = None
         self._owners: dict[int, RuleSet] | None = None
 
@@ -97,8 +123,13 @@ class Profile:
     def compiled(self) -> CompiledRules:
         """The compiled lookup (built on first use, then reused)."""
         if self._compiled is None:
-            self._compiled = CompiledRules(self.rule_sets)
+            self._compiled = CompiledRules(self.rule_sets, safety_net=self.safety_net)
         return self._compiled
+
+    @property
+    def safety_net_rules(self) -> RuleSet | None:
+        """The safety net's rule set as this profile compiles it (None when off)."""
+        return self.compiled.fallback
 
     @property
     def rules(self) -> list[Rule]:
@@ -112,9 +143,14 @@ class Profile:
         return self.compiled.lookup(int(parse_tag(tag)), private_creator)
 
     def rule_set_of(self, rule: Rule) -> RuleSet | None:
-        """The rule set that contributed ``rule`` (the last one holding it)."""
+        """The rule set that contributed ``rule`` (the last one holding it); the safety
+        net's rule set for its rules."""
         if self._owners is None:
             owners: dict[int, RuleSet] = {}
+            net = self.compiled.fallback
+            for rule_set in [net] if net is not None else []:
+                for r in rule_set:
+                    owners[id(r)] = rule_set
             for rule_set in self.rule_sets:
                 for r in rule_set:
                     owners[id(r)] = rule_set
@@ -140,14 +176,16 @@ class Profile:
 
     def __repr__(self) -> str:
         names = ", ".join(repr(r.name) for r in self.rule_sets)
-        return f"Profile(rule_sets=[{names}], name={self.name!r})"
+        net = "" if self.safety_net else ", safety_net=False"
+        return f"Profile(rule_sets=[{names}], name={self.name!r}{net})"
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"rule_sets": self.rule_sets, "name": self.name}
+        return {"rule_sets": self.rule_sets, "name": self.name, "safety_net": self.safety_net}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.rule_sets = state["rule_sets"]
         self.name = state["name"]
+        self.safety_net = state.get("safety_net", True)
         self._compiled = None
         self._owners = None
 

@@ -16,6 +16,9 @@ add rules of its own::
     [codes]                    # optional CID 7050 code of a custom rule set
     site = ["99SITE", "S1", "Site de-identification"]
 
+A top-level ``safety_net = false`` switches off the fallback for standard attributes that
+no rule names (see :mod:`idiscore.safety_net`); it is on by default.
+
 Rule sets are applied in the order of ``rule_sets``. A name that also appears as the
 ``rule_set`` of a ``[[rules]]`` entry is a custom rule set made of those rules (in file
 order); any other name must be a standard rule set. Custom rule sets that ``rule_sets``
@@ -61,7 +64,7 @@ __all__ = [
 DEFAULT_CUSTOM_RULE_SET = "custom"
 
 _ALIASES = {"basic": "basic_profile"}
-_TOP_KEYS = {"name", "rule_sets", "rules", "codes"}
+_TOP_KEYS = {"name", "rule_sets", "rules", "codes", "safety_net"}
 _RULE_KEYS = {"tag", "operator", "args", "rule_set"}
 _PRIVATE_TAGS = "PrivateTags"
 
@@ -134,6 +137,9 @@ def load_profile_text(text: str, *, source: str = "<profile>", default_name: str
     codes = data.get("codes", {})
     if not isinstance(codes, dict):
         raise ConfigurationError(f"{source}: 'codes' must be a table")
+    safety_net = data.get("safety_net", True)
+    if not isinstance(safety_net, bool):
+        raise ConfigurationError(f"{source}: 'safety_net' must be true or false")
 
     custom: dict[str, list[Rule]] = {}
     for number, entry in enumerate(raw_rules, start=1):
@@ -162,7 +168,7 @@ def load_profile_text(text: str, *, source: str = "<profile>", default_name: str
                 f"{source}: unknown rule set {set_name!r}; standard rule sets are: {known}"
             )
         rule_sets.append(standard[set_name])
-    return Profile(rule_sets, name=name)
+    return Profile(rule_sets, name=name, safety_net=safety_net)
 
 
 def _code(value: Any, where: str) -> tuple[str, str, str] | None:
@@ -274,6 +280,8 @@ def dump_profile(profile: Profile) -> str:
         f"name = {_toml_value(profile.name)}",
         f"rule_sets = {_toml_value(names)}",
     ]
+    if not profile.safety_net:
+        lines.append("safety_net = false")
     coded = [s for s in custom if s.code is not None]
     for rule_set in custom:
         for rule in rule_set:

@@ -22,14 +22,13 @@ from idiscore.standard.tcia import DISPOSITIONS, PathElement, parse_sequence_pat
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = REPO / "tools"
 PACKAGE = REPO / "src" / "idiscore" / "standard"
-STANDARD = REPO.parent / "shared" / "standard"
+#: the in-repository copy of the standard's tables (see its README.md)
+STANDARD = REPO / "standard-data"
+#: the project's shared standard folder, when the checkout sits beside it
+SHARED_STANDARD = REPO.parent / "shared" / "standard"
 E1_1_CSV = STANDARD / "confidentiality_profile_attributes.csv"
 TCIA_CSV = STANDARD / "tcia_private_tag_kb_2024-02-01.csv"
 CT = "1.2.840.10008.5.1.4.1.1.2"
-
-needs_standard = pytest.mark.skipif(
-    not E1_1_CSV.exists(), reason=f"standard data folder {STANDARD} not available"
-)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -50,8 +49,6 @@ def run_tool(script: str, *args: str | Path) -> subprocess.CompletedProcess[str]
 @pytest.fixture(scope="module")
 def regenerated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The standard tables generated twice, into two fresh folders."""
-    if not E1_1_CSV.exists():
-        pytest.skip(f"standard data folder {STANDARD} not available")
     folders = []
     for name in ("first", "second"):
         out = tmp_path_factory.mktemp(name)
@@ -117,13 +114,45 @@ def test_iod_types_match_a_fresh_generation(tmp_path: Path) -> None:
 # --- content ---------------------------------------------------------------------------------
 
 
+def test_the_repository_holds_the_standard_data() -> None:
+    """The data the generator and the conformance tests read ships with the code."""
+    names = sorted(p.relative_to(STANDARD).as_posix() for p in STANDARD.rglob("*") if p.is_file())
+    assert set(DATA_FILES) | {"PROVENANCE.md", "README.md"} <= set(names), names
+    assert sorted(_tables.SOURCES) == sorted(n for n in names if n in _tables.SOURCES)
+    assert all(name in names for name in _tables.SOURCES)
+
+
+def test_the_repository_copy_equals_the_shared_standard_folder() -> None:
+    if not SHARED_STANDARD.is_dir():
+        pytest.skip(f"no shared standard folder at {SHARED_STANDARD} to compare with")
+    for path in sorted(STANDARD.rglob("*")):
+        if path.is_file() and path.name != "README.md":
+            shared = SHARED_STANDARD / path.relative_to(STANDARD)
+            assert shared.read_bytes() == path.read_bytes(), path.name
+
+
+def test_the_generator_and_make_tables_read_the_repository_copy() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "generate_standard", TOOLS / "generate_standard.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    assert module.DEFAULT_STANDARD_DIR == STANDARD
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^STANDARD \?= standard-data$", makefile, re.MULTILINE)
+
+
 def test_edition_and_sources() -> None:
     assert EDITION == _tables.EDITION == "2026d"
     assert "confidentiality_profile_attributes.csv" in _tables.SOURCES
     assert all(re.fullmatch(r"[0-9a-f]{64}", d) for d in _tables.SOURCES.values())
 
 
-@needs_standard
 def test_sources_are_the_checksums_of_the_data_files() -> None:
     for name, digest in _tables.SOURCES.items():
         assert hashlib.sha256((STANDARD / name).read_bytes()).hexdigest() == digest, name
@@ -138,7 +167,6 @@ def test_row_counts() -> None:
     assert len(_tables.CLEAN_STRUCTURED_CONTENT) == 214
 
 
-@needs_standard
 def test_basic_profile_code_distribution() -> None:
     expected = {
         "X": 417,
@@ -156,7 +184,6 @@ def test_basic_profile_code_distribution() -> None:
     assert from_csv == generated == expected
 
 
-@needs_standard
 def test_every_e1_1_row_matches_the_csv() -> None:
     assert _tables.E1_1_OPTION_COLUMNS == (
         "basic",
@@ -272,7 +299,6 @@ CORRUPTIONS = {
 }
 
 
-@needs_standard
 @pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
 def test_generator_refuses_corrupted_input_and_writes_nothing(
     corruption: str, tmp_path: Path
@@ -294,7 +320,6 @@ def test_generator_refuses_corrupted_input_and_writes_nothing(
     assert (out / "_tables.py").read_text(encoding="utf-8") == "previous\n"
 
 
-@needs_standard
 def test_generator_refuses_a_file_that_contradicts_provenance(tmp_path: Path) -> None:
     data = tmp_path / "standard"
     data.mkdir()
@@ -342,7 +367,6 @@ def test_tcia_kb_loads_normalised_entries() -> None:
     assert hologic
 
 
-@needs_standard
 def test_tcia_kb_keeps_every_private_element_row() -> None:
     rows = read_csv(TCIA_CSV)
     ends_with_standard_tag = re.compile(r"\([0-9a-fA-F]{4},[0-9a-fA-F]{4}\)$")
