@@ -37,7 +37,7 @@ from typing import IO, Any, BinaryIO
 
 from pydicom import dcmread
 from pydicom.charset import convert_encodings
-from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset, validate_file_meta
 from pydicom.filebase import DicomBytesIO, DicomFileLike, DicomIO, WriteableBuffer
@@ -51,6 +51,7 @@ from pydicom.tag import BaseTag
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 from pydicom.valuerep import AMBIGUOUS_VR, BUFFERABLE_VRS
 
+from idiscore.elements import creator_of, dictionary_vr, vr_of
 from idiscore.errors import InputError
 
 __all__ = [
@@ -258,12 +259,15 @@ def deferred_window(source: Dataset, element: RawDataElement) -> FileWindow | No
     """A :class:`FileWindow` over the value of a deferred (not yet read) raw element.
 
     None when the value cannot be streamed: it was read already; its length is odd or
-    undefined; its VR is not one pydicom streams (OB, OW, OD, OF, OL, OV); ``source`` was
+    undefined; its VR is not one pydicom streams (OB, OW, OD, OF, OL, OV -- never UN, which
+    may hide a sequence, see :mod:`idiscore.elements`); ``source`` was
     not read from a named file (or was inflated from a deflated one); or the value does
     not end within the file.
     """
     filename = getattr(source, "filename", None)
-    vr = element.VR or dictionary_vr(int(element.tag))
+    vr = element.VR
+    if vr is None:  # implicit VR: the VR idiscore.elements decodes it with
+        vr = vr_of(element, creator_of(source, int(element.tag)))
     if (
         element.value is not None
         or element.length in (0, _UNDEFINED)
@@ -280,15 +284,6 @@ def deferred_window(source: Dataset, element: RawDataElement) -> FileWindow | No
     except OSError:
         return None
     return FileWindow(filename, element.value_tell, element.length)
-
-
-@functools.lru_cache(maxsize=4096)
-def dictionary_vr(tag: int) -> str:
-    """The VR the DICOM dictionary gives ``tag`` (``UN`` when it has none)."""
-    try:
-        return str(dictionary_VR(tag))
-    except KeyError:
-        return "UN"
 
 
 def save(dataset: Dataset, destination: str | os.PathLike[str] | BinaryIO) -> None:
