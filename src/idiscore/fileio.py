@@ -51,7 +51,7 @@ from pydicom.tag import BaseTag
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 from pydicom.valuerep import AMBIGUOUS_VR, BUFFERABLE_VRS
 
-from idiscore.elements import creator_of, dictionary_vr, vr_of
+from idiscore.elements import creator_of, dictionary_vr, isolated, vr_of
 from idiscore.errors import InputError
 
 __all__ = [
@@ -370,7 +370,9 @@ class OutputDataset(FileDataset):
 def _save_to(handle: IO[bytes] | BinaryIO | WriteableBuffer, dataset: Dataset) -> None:
     plan = _plan(dataset)
     if plan is None:
-        Dataset.save_as(dataset, handle)  # pydicom decides (and refuses) as it always does
+        # pydicom decides (and refuses) as it always does, on a view: it decodes the
+        # elements it writes into the dataset it is given
+        Dataset.save_as(isolated(dataset), handle)
         return
     _write(handle, dataset, *plan)
 
@@ -493,7 +495,7 @@ def _write_dataset(
         dataset.original_encoding != encoding
         or dataset.original_character_set != dataset._character_set
     ) and not _plain(dataset):
-        write_dataset(fp, dataset, parent_encoding=parent_charset)
+        write_dataset(fp, isolated(dataset), parent_encoding=parent_charset)
         return
     implicit, little = encoding
     headers = _headers(little)
@@ -501,6 +503,7 @@ def _write_dataset(
     charset = dataset.get("SpecificCharacterSet", parent_charset)
     write: Callable[[bytes], int] = fp.write
     elements = dataset._dict
+    view: Dataset | None = None
     for tag in sorted(elements):
         if tag & 0xFFFF == 0 and tag >> 16 > 6:
             continue  # retired group length, as pydicom
@@ -536,7 +539,12 @@ def _write_dataset(
             if encoded is not None:
                 write(encoded)
                 continue
-        write_data_element(fp, dataset.get_item(tag), charset)
+        if isinstance(element, RawDataElement) and value is None:
+            # pydicom decodes it (and reads a deferred value) to write it: in a view
+            if view is None:
+                view = isolated(dataset, items=False)
+            element = view.get_item(tag)
+        write_data_element(fp, element, charset)
 
 
 _COPY_CHUNK = 1 << 20
