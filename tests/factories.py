@@ -227,7 +227,9 @@ def assert_unchanged(ds: Dataset, before: Snapshot, where: str = "dataset") -> N
     pydicom's accessors, so it converts nothing itself."""
     tags = [int(t) for t in ds._dict]
     assert tags == [r[0] for r in before.records], f"{where}: the elements changed"
-    for element, old, record in zip(ds._dict.values(), before.elements, before.records):
+    for element, old, record in zip(
+        ds._dict.values(), before.elements, before.records, strict=True
+    ):
         tag = f"{where} ({record[0] >> 16:04X},{record[0] & 0xFFFF:04X})"
         assert element is old, f"{tag}: the element was replaced (decoded in place?)"
         if record[1] == "raw":
@@ -239,7 +241,9 @@ def assert_unchanged(ds: Dataset, before: Snapshot, where: str = "dataset") -> N
         if len(record) == 5:
             assert id(value) == record[3], f"{tag}: the sequence was replaced"
             assert len(value) == len(record[4]), f"{tag}: items added or removed"
-            for index, (item, (old_item, item_snapshot)) in enumerate(zip(value, record[4])):
+            for index, (item, (old_item, item_snapshot)) in enumerate(
+                zip(value, record[4], strict=True)
+            ):
                 assert item is old_item, f"{tag} item {index} was replaced"
                 assert_unchanged(item, item_snapshot, f"{tag} item {index}")
         else:

@@ -284,17 +284,17 @@ def read(dataset: Dataset, tag: int, encoding: str | list[str]) -> DataElement:
     return decode(element, dataset, encoding)
 
 
-def isolated(dataset: Dataset, *, items: bool = True) -> Dataset:
+def isolated(dataset: Dataset, *, deep: bool = True) -> Dataset:
     """A dataset that looks like ``dataset`` and shares its elements, but not its element
     dictionaries: what pydicom's accessors store (decoded elements, loaded deferred
-    values) goes into the copy. Items of decoded sequences (unless ``items`` is False)
+    values) goes into the copy. Items of decoded sequences (unless ``deep`` is False)
     and the file meta are isolated the same way; raw elements are immutable and shared.
     """
     view: Dataset = object.__new__(type(dataset))
     state = view.__dict__
     state.update(dataset.__dict__)
     elements = dict(dataset._dict)
-    for tag, element in elements.items() if items else ():
+    for tag, element in elements.items() if deep else ():
         if (
             type(element) is not RawDataElement
             and element.VR == SQ

@@ -542,7 +542,7 @@ def _write_dataset(
         if isinstance(element, RawDataElement) and value is None:
             # pydicom decodes it (and reads a deferred value) to write it: in a view
             if view is None:
-                view = isolated(dataset, items=False)
+                view = isolated(dataset, deep=False)
             element = view.get_item(tag)
         write_data_element(fp, element, charset)
 
