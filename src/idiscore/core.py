@@ -662,13 +662,19 @@ class _Walker:
         creator: str | None,
         rule: Rule | None,
     ) -> DataElement:
-        """``element`` decoded by :func:`idiscore.elements.decode` (``source`` unchanged)."""
+        """``element`` decoded by :func:`idiscore.elements.decode` (``source`` unchanged).
+
+        Raises:
+            DeidentificationError: the value cannot be decoded (a sequence whose items
+                cannot be read, a value pydicom refuses).
+        """
         try:
             return decode(element, source, context.encoding, creator)
-        except DeidentificationError as exc:
+        except Exception as exc:
             tag = int(element.tag)
+            message = exc.message if isinstance(exc, DeidentificationError) else None
             raise DeidentificationError(
-                exc.message,
+                message or f"cannot decode the value ({type(exc).__name__}: {exc})",
                 tag=BaseTag(tag),
                 rule=rule,
                 path=self._path(context, tag),
