@@ -44,8 +44,10 @@ from factories import (
     PYDICOM_FILES,
     PYDICOM_TEST_FILES,
     assert_same_bytes,
+    assert_unchanged,
     first_difference,
     pydicom_bytes,
+    snapshot,
     sop_dataset,
 )
 
@@ -79,7 +81,11 @@ def _quiet_read(path: str | os.PathLike[str], **kwargs: Any) -> Dataset:
 
 def _reference(core: Core, path: str | os.PathLike[str], *, force: bool = False) -> bytes:
     """``core.deidentify(dcmread(path)).save_as(...)``: what deidentify_file must write."""
-    return pydicom_bytes(core.deidentify(_quiet_read(path, force=force)))
+    dataset = _quiet_read(path, force=force)
+    before = snapshot(dataset)
+    output = core.deidentify(dataset)
+    assert_unchanged(dataset, before)
+    return pydicom_bytes(output)
 
 
 def _is_truncated(ds: Dataset) -> bool:
@@ -112,9 +118,12 @@ def _expected(name: str, kind: str) -> tuple[str, Any, bool]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            before = snapshot(whole)
             output = core.deidentify(whole)
     except IDISCoreError as exc:
+        assert_unchanged(whole, before)
         return "refused", type(exc), truncated
+    assert_unchanged(whole, before)
     try:
         written = pydicom_bytes(output)
     except Exception as exc:

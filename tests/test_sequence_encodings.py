@@ -43,7 +43,7 @@ from pydicom.uid import (
 
 from idiscore.cli.explain import explain_dataset
 from idiscore.core import Core
-from idiscore.defaults import DEFAULT_OPTIONS, create_core, profile_from_options
+from idiscore.defaults import DEFAULT_OPTIONS, create_core, default_profile, profile_from_options
 from idiscore.elements import decode, is_sequence, vr_of
 from idiscore.errors import DeidentificationError, InputError
 from idiscore.identifiers import PrivateBlockTagIdentifier, SingleTag
@@ -70,7 +70,7 @@ KEEP_PRIVATE = RuleSet(
         Rule(PrivateBlockTagIdentifier(f"0019,[{KNOWN_CREATOR}]09"), Keep()),
         Rule(PrivateBlockTagIdentifier(f"0009,[{UNKNOWN_CREATOR}]01"), Keep()),
     ],
-    name="keep the test's private sequences (as Retain Safe Private would)",
+    name="keep the test's private sequences",
 )
 _LONG = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
 _UNDEFINED = 0xFFFFFFFF
@@ -239,9 +239,13 @@ def read_back(data: bytes) -> Dataset:
 
 
 def default_core() -> Core:
-    """The default profile (and the test's private sequences kept), standard bouncers."""
-    profile = profile_from_options(DEFAULT_OPTIONS, extra=[KEEP_PRIVATE])
-    return create_core(profile, pseudonymizer=Pseudonymizer("sequence-encodings-key"))
+    """The default profile, whose Retain Safe Private also keeps the test's private
+    sequences (as a site's safe private definition), and the standard bouncers."""
+    safe = [f"0019,[{KNOWN_CREATOR}]09", f"0009,[{UNKNOWN_CREATOR}]01"]
+    return create_core(
+        default_profile(safe_private_definition=safe),
+        pseudonymizer=Pseudonymizer("sequence-encodings-key"),
+    )
 
 
 _CORE = default_core()
