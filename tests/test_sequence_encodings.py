@@ -574,3 +574,64 @@ def test_keep_preamble_is_validated() -> None:
 
     with pytest.raises(ConfigurationError):
         Core(profile_from_options([]), keep_preamble="yes")  # type: ignore[arg-type]
+
+
+# -- datasets the caller has touched, or left in the file -------------------------------
+
+
+@pytest.mark.parametrize("touch", ["printed", "deferred"])
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("slot", SLOTS, ids=SLOT_IDS)
+def test_decoded_or_deferred_inputs_give_the_same_output(
+    slot: int | tuple[int, int, str], encoding: str, touch: str, tmp_path: Path
+) -> None:
+    """A dataset the caller printed (pydicom decoded every element in place: a private
+    sequence of an unknown creator is then a DataElement of VR UN holding the bytes) or
+    read with every value left in the file gives the output of the untouched dataset."""
+    data = file_bytes(_two_levels(slot, encoding), ExplicitVRLittleEndian)
+    expected = tree(_CORE.deidentify(read_back(data)))
+    if touch == "printed":
+        ds = read_back(data)
+        str(ds)
+    else:
+        path = tmp_path / "in.dcm"
+        path.write_bytes(data)
+        ds = pydicom.dcmread(path, defer_size=16)
+    before = snapshot(ds)
+    out = _CORE.deidentify(ds)
+    assert_unchanged(ds, before)
+    assert tree(out) == expected
+    buffer = io.BytesIO()
+    out.save_as(buffer)
+    assert tree(read_back(buffer.getvalue())) == expected
+    for marker in markers(_two_levels(slot, encoding)):
+        assert marker not in buffer.getvalue()
+
+
+def test_items_in_big_endian_order_are_read_in_that_order() -> None:
+    """Not what PS3.5 says for UN, but found: the items are read in the order found."""
+    items = encode((Seq(0x00081115, ((Leaf(0x00100010, "PN", "Big^Endian"),),)),), True, False)
+    element = _raw(0x00091001, "UN", items[8:])
+    assert is_sequence(element, None)
+    decoded = decode(element, Dataset(), "iso8859")
+    assert decoded.VR == "SQ"
+    assert decoded.value[0].PatientName == "Big^Endian"
+
+
+def test_undefined_length_un_built_in_memory_is_a_sequence() -> None:
+    element = DataElement(0x00091001, "UN", b"")
+    element.is_undefined_length = True
+    assert is_sequence(element, None)
+
+
+def test_a_deferred_value_that_cannot_be_read_any_more_is_an_input_error(
+    tmp_path: Path,
+) -> None:
+    data = file_bytes(_two_levels(PRIVATE_SEQUENCES[1], "UN"), ExplicitVRLittleEndian)
+    path = tmp_path / "in.dcm"
+    path.write_bytes(data)
+    ds = pydicom.dcmread(path, defer_size=16)
+    path.unlink()
+    with pytest.raises(InputError) as info:
+        _CORE.deidentify(ds)
+    assert "Leak" not in str(info.value)
