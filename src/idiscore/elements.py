@@ -41,6 +41,7 @@ from __future__ import annotations
 import functools
 import io
 import warnings
+from collections.abc import MutableSequence
 from typing import Any
 
 from pydicom import config
@@ -204,7 +205,7 @@ def load_deferred(dataset: Dataset, element: RawDataElement) -> RawDataElement:
 def decode(
     element: DataElement | RawDataElement,
     dataset: Dataset,
-    encoding: str | list[str],
+    encoding: str | MutableSequence[str],
     creator: str | None = _NO_CREATOR,
 ) -> DataElement:
     """``element`` of ``dataset`` with its value decoded, as pydicom decodes it, except
@@ -245,7 +246,7 @@ def _sequence(
     value: bytes,
     little: bool,
     offset: int | None,
-    encoding: str | list[str],
+    encoding: str | MutableSequence[str],
     *,
     undefined: bool = False,
 ) -> DataElement:
