@@ -7,10 +7,12 @@ import io
 import os
 import shutil
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pydicom
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
@@ -172,18 +174,88 @@ def file_dataset(ds: Dataset) -> FileDataset:
     return roundtrip(ds)
 
 
-def snapshot(ds: Dataset) -> Dataset:
-    """A deep copy of ``ds`` (file meta included) to compare with later."""
+def deep_copy(ds: Dataset) -> Dataset:
+    """A deep copy of ``ds`` (file meta included)."""
     return copy.deepcopy(ds)
 
 
-def assert_unchanged(ds: Dataset, before: Dataset) -> None:
-    """``ds`` holds exactly the elements and values it held when ``before`` was taken."""
-    assert ds == before
-    assert list(ds.keys()) == list(before.keys())
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything observable of a dataset, recorded without converting anything.
+
+    For every element, recursively through the items of decoded sequences and the file
+    meta: the element object itself (so a raw element that was decoded in place, or an
+    element that was replaced, is an other object), its type (``RawDataElement`` or
+    ``DataElement``), its VR and a deep copy of its value. Also the dataset's original
+    encoding and character set, and for a file its preamble.
+    """
+
+    records: tuple[Any, ...]
+    elements: tuple[Any, ...]  # the objects, kept alive so that ``is`` can be checked
+    encoding: tuple[Any, ...]
+    meta: Snapshot | None
+    preamble: bytes | None
+
+
+def snapshot(ds: Dataset) -> Snapshot:
+    """Record ``ds`` (see :class:`Snapshot`); compare later with :func:`assert_unchanged`."""
+    records: list[Any] = []
+    elements: list[Any] = []
+    for tag, element in ds._dict.items():
+        elements.append(element)
+        value = element.value
+        if isinstance(element, RawDataElement):
+            records.append((int(tag), "raw", tuple(element)))
+        elif isinstance(value, Sequence):
+            items = tuple((item, snapshot(item)) for item in value)
+            records.append((int(tag), "element", element.VR, id(value), items))
+        else:
+            records.append((int(tag), "element", element.VR, copy.deepcopy(value)))
     meta = getattr(ds, "file_meta", None)
-    if meta is not None or getattr(before, "file_meta", None) is not None:
-        assert meta == before.file_meta
+    return Snapshot(
+        records=tuple(records),
+        elements=tuple(elements),
+        encoding=(ds.original_encoding, ds.original_character_set),
+        meta=snapshot(meta) if isinstance(meta, Dataset) else None,
+        preamble=getattr(ds, "preamble", None),
+    )
+
+
+def assert_unchanged(ds: Dataset, before: Snapshot, where: str = "dataset") -> None:
+    """``ds`` holds the very element objects, of the same types, VRs and values, that it
+    held when ``before`` was taken (recursively), and nothing else. Reads nothing through
+    pydicom's accessors, so it converts nothing itself."""
+    tags = [int(t) for t in ds._dict]
+    assert tags == [r[0] for r in before.records], f"{where}: the elements changed"
+    for element, old, record in zip(
+        ds._dict.values(), before.elements, before.records, strict=True
+    ):
+        tag = f"{where} ({record[0] >> 16:04X},{record[0] & 0xFFFF:04X})"
+        assert element is old, f"{tag}: the element was replaced (decoded in place?)"
+        if record[1] == "raw":
+            assert isinstance(element, RawDataElement), f"{tag}: no longer raw"
+            assert tuple(element) == record[2], f"{tag}: raw element changed"
+            continue
+        assert isinstance(element, DataElement) and record[2] == element.VR, tag
+        value = element.value
+        if len(record) == 5:
+            assert id(value) == record[3], f"{tag}: the sequence was replaced"
+            assert len(value) == len(record[4]), f"{tag}: items added or removed"
+            for index, (item, (old_item, item_snapshot)) in enumerate(
+                zip(value, record[4], strict=True)
+            ):
+                assert item is old_item, f"{tag} item {index} was replaced"
+                assert_unchanged(item, item_snapshot, f"{tag} item {index}")
+        else:
+            assert value == record[3], f"{tag}: the value changed"
+    assert (ds.original_encoding, ds.original_character_set) == before.encoding, where
+    meta = getattr(ds, "file_meta", None)
+    if before.meta is None:
+        assert not isinstance(meta, Dataset), f"{where}: file meta added"
+    else:
+        assert isinstance(meta, Dataset), f"{where}: file meta removed"
+        assert_unchanged(meta, before.meta, f"{where} file meta")
+    assert getattr(ds, "preamble", None) == before.preamble, f"{where}: preamble changed"
 
 
 def new_uid() -> str:

@@ -44,8 +44,10 @@ from factories import (
     PYDICOM_FILES,
     PYDICOM_TEST_FILES,
     assert_same_bytes,
+    assert_unchanged,
     first_difference,
     pydicom_bytes,
+    snapshot,
     sop_dataset,
 )
 
@@ -79,7 +81,11 @@ def _quiet_read(path: str | os.PathLike[str], **kwargs: Any) -> Dataset:
 
 def _reference(core: Core, path: str | os.PathLike[str], *, force: bool = False) -> bytes:
     """``core.deidentify(dcmread(path)).save_as(...)``: what deidentify_file must write."""
-    return pydicom_bytes(core.deidentify(_quiet_read(path, force=force)))
+    dataset = _quiet_read(path, force=force)
+    before = snapshot(dataset)
+    output = core.deidentify(dataset)
+    assert_unchanged(dataset, before)
+    return pydicom_bytes(output)
 
 
 def _is_truncated(ds: Dataset) -> bool:
@@ -112,9 +118,12 @@ def _expected(name: str, kind: str) -> tuple[str, Any, bool]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            before = snapshot(whole)
             output = core.deidentify(whole)
     except IDISCoreError as exc:
+        assert_unchanged(whole, before)
         return "refused", type(exc), truncated
+    assert_unchanged(whole, before)
     try:
         written = pydicom_bytes(output)
     except Exception as exc:
@@ -629,6 +638,8 @@ _LONG = {"OB", "OW", "SQ", "UN", "UC", "UR", "UT"}
 
 
 def _encode(tag: int, vr: str, value: bytes, implicit: bool) -> bytes:
+    if vr == "encoded":  # header and value written by the caller
+        return value
     group, number = tag >> 16, tag & 0xFFFF
     if implicit:
         return struct.pack("<HHL", group, number, len(value)) + value
@@ -666,16 +677,35 @@ def raw_files(draw: st.DrawFn) -> bytes:
     for tag, vr in Z_TAGS:
         if draw(st.booleans()):
             elements.append((tag, vr_of(vr), draw(Z_VALUES)))
+    # the sequence as SQ, or (PS3.5 6.2.2) as explicit UN holding Implicit VR Little
+    # Endian items; of defined or undefined length
+    as_un = not implicit and draw(st.booleans())
+    undefined = draw(st.booleans())
     items = []
     for _ in range(draw(st.integers(0, 2))):
         item = [
             (0x00081150, "UI", CT_IMAGE_STORAGE.encode() + b"\x00"),
-            (0x00081155, vr_of("UI"), ui_value()),
+            (0x00081155, "UI" if as_un else vr_of("UI"), ui_value()),
+            (0x00100010, "PN", draw(Z_VALUES)),  # PatientName, inside
         ]
-        content = _body(item, implicit)
-        items.append(struct.pack("<HHL", 0xFFFE, 0xE000, len(content)) + content)
+        content = _body(item, implicit or as_un)
+        if undefined:
+            items.append(struct.pack("<HHL", 0xFFFE, 0xE000, 0xFFFFFFFF) + content)
+            items.append(struct.pack("<HHL", 0xFFFE, 0xE00D, 0))
+        else:
+            items.append(struct.pack("<HHL", 0xFFFE, 0xE000, len(content)) + content)
     if items:
-        elements.append((0x00082112, "SQ", b"".join(items)))  # SourceImageSequence
+        vr = "UN" if as_un else "SQ"
+        if undefined:  # written here, with its header and delimiter
+            header = (
+                struct.pack("<HHL", 0x0008, 0x2112, 0xFFFFFFFF)
+                if implicit
+                else struct.pack("<HH2sHL", 0x0008, 0x2112, vr.encode(), 0, 0xFFFFFFFF)
+            )
+            delimiter = struct.pack("<HHL", 0xFFFE, 0xE0DD, 0)
+            elements.append((0x00082112, "encoded", header + b"".join(items) + delimiter))
+        else:
+            elements.append((0x00082112, vr, b"".join(items)))  # SourceImageSequence
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = CT_IMAGE_STORAGE
     meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.8.498.10"

@@ -19,7 +19,7 @@ from idiscore.operators import basic
 from idiscore.operators.values import new_dataset
 from idiscore.pseudonyms import Pseudonymizer
 
-from factories import file_dataset, pydicom_bytes, sop_dataset
+from factories import assert_unchanged, file_dataset, pydicom_bytes, snapshot, sop_dataset
 
 
 @pytest.mark.parametrize("encoding", ["iso8859", ["iso8859", "iso2022_jp"]])
@@ -139,8 +139,13 @@ def test_deidentify_streams_kept_deferred_values_only_when_asked(tmp_path) -> No
     path = _big_pixel_file(tmp_path)
     deidentifier = create_default_core()
     read = pydicom.dcmread(path, defer_size=1024)
+    before = snapshot(read)
     streamed = deidentifier.deidentify(read, stream=True)
-    loaded = deidentifier.deidentify(pydicom.dcmread(path, defer_size=1024))
+    assert_unchanged(read, before)
+    deferred = pydicom.dcmread(path, defer_size=1024)
+    before = snapshot(deferred)
+    loaded = deidentifier.deidentify(deferred)
+    assert_unchanged(deferred, before)  # loaded for the output, not in the input
     assert isinstance(streamed.get_item(0x7FE00010).value, FileWindow)
     assert isinstance(loaded.get_item(0x7FE00010).value, bytes)
     assert (
@@ -163,7 +168,9 @@ def test_remembered_clean_results_keep_each_elements_vr_in_implicit_vr() -> None
     source.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
     read = file_dataset(source)
     assert read.get_item(0x00081030).VR is None
+    before = snapshot(read)
     output = create_default_core().deidentify(read)
+    assert_unchanged(read, before)
     assert output["StudyDescription"].VR == "LO"
     assert output["ImageComments"].VR == "LT"
     assert "Smith" not in str(output.StudyDescription) + str(output.ImageComments)

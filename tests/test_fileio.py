@@ -58,6 +58,7 @@ from factories import (
     VR_EXAMPLES,
     assert_same_bytes,
     assert_unchanged,
+    deep_copy,
     first_difference,
     pydicom_bytes,
     roundtrip,
@@ -531,7 +532,7 @@ def test_save_does_not_change_the_dataset(change: str, destination: str, tmp_pat
         ds.SpecificCharacterSet = "ISO_IR 192"
     before = snapshot(ds)
     raw_before = {tag: type(e) for tag, e in ds._dict.items()}
-    expected = pydicom_bytes(snapshot(ds))
+    expected = pydicom_bytes(deep_copy(ds))
     if destination == "path":
         save(ds, tmp_path / "out.dcm")
         got = (tmp_path / "out.dcm").read_bytes()
@@ -543,9 +544,9 @@ def test_save_does_not_change_the_dataset(change: str, destination: str, tmp_pat
     if change in ("none", "longer meta", "decoded element"):
         # the fast path copies raw elements; it does not decode them in the caller's dataset
         assert {tag: type(e) for tag, e in ds._dict.items()} == raw_before
-    assert_unchanged(ds, before)  # (this decodes the elements)
+    assert_unchanged(ds, before)
     assert ds.file_meta.FileMetaInformationGroupLength == group_length
-    assert ds.original_encoding == before.original_encoding
+    assert ds.original_encoding == before.encoding[0]
     if change == "longer meta":
         assert _read_back(got).file_meta.FileMetaInformationGroupLength != group_length
 
@@ -554,7 +555,7 @@ def test_save_to_a_file_object_writes_at_its_position_and_leaves_it_open() -> No
     ds = _raw_file_dataset()
     expected = io.BytesIO(b"PREFIX")
     expected.seek(0, io.SEEK_END)
-    snapshot(ds).save_as(expected)
+    deep_copy(ds).save_as(expected)
     got = io.BytesIO(b"PREFIX")
     got.seek(0, io.SEEK_END)
     save(ds, got)

@@ -22,7 +22,7 @@ from idiscore.operators import Hash, Keep
 from idiscore.pseudonyms import Crosswalk, Pseudonymizer
 from idiscore.rules import Rule, RuleSet
 
-from factories import new_uid, roundtrip, sop_dataset
+from factories import assert_unchanged, new_uid, roundtrip, snapshot, sop_dataset
 
 LINK = RuleSet(
     [
@@ -153,7 +153,9 @@ def test_derived_values_never_contain_the_original_and_key_never_leaks(text: str
     patient = "ID-" + text
     key = "super-secret-key-do-not-leak"
     ds = _study(patient, "20200101")
+    before = snapshot(ds)
     out = _core(key).deidentify(ds)
+    assert_unchanged(ds, before)
     data = _bytes(out)
     assert patient.encode() not in data
     assert key.encode() not in data

@@ -35,6 +35,7 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
+from idiscore.elements import decode, is_sequence, isolated, load_deferred, looks_like_items, vr_of
 from idiscore.errors import (
     ConfigurationError,
     DatasetRejectedError,
@@ -42,7 +43,7 @@ from idiscore.errors import (
     IDISCoreError,
     InputError,
 )
-from idiscore.fileio import DEFAULT_DEFER_SIZE, OutputDataset, deferred_window, dictionary_vr
+from idiscore.fileio import DEFAULT_DEFER_SIZE, OutputDataset, deferred_window
 from idiscore.fileio import read as read_file
 from idiscore.fileio import save as save_file
 from idiscore.identifiers import normalise_creator, tag_string
@@ -134,6 +135,9 @@ class Core:
             the key in the ``IDISCORE_KEY`` environment variable, else a random
             per-run key (with a warning: results will not link across runs).
         options: free-form options passed to operators through their context.
+        keep_preamble: keep the input's 128-byte file preamble in the output. Off by
+            default: the preamble is free for any application's use (PS3.10 §7.1), so
+            it may carry identifying bytes, and idiscore writes 128 zero bytes instead.
     """
 
     def __init__(
@@ -145,6 +149,7 @@ class Core:
         *,
         pseudonymizer: Pseudonymizer | None = None,
         options: Mapping[str, Any] | None = None,
+        keep_preamble: bool = False,
     ) -> None:
         if not isinstance(profile, Profile):
             raise ConfigurationError(f"Core needs a Profile, got {profile!r}")
@@ -165,6 +170,9 @@ class Core:
             "applied_codes",
             tuple(rs.code[1] for rs in profile.rule_sets if rs.code is not None),
         )
+        if not isinstance(keep_preamble, bool):
+            raise ConfigurationError(f"keep_preamble must be True or False, not {keep_preamble!r}")
+        self.keep_preamble = keep_preamble
         self._rules: CompiledRules = profile.compiled
         #: Raw shortcuts for Empty and HashUID (see ``_Walker``); off only to test them.
         self.raw_fast_paths = True
@@ -211,7 +219,9 @@ class Core:
             # pydicom warns about invalid values of the input as it decodes them, quoting
             # the value: that would put PHI in logs, and says nothing about the output
             warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom\.")
-            return self._deidentify(dataset, stream_deferred=stream)
+            # pydicom's accessors (used by bouncers, pixel processing and operators)
+            # store what they decode into the dataset: they get an isolated view
+            return self._deidentify(isolated(dataset), stream_deferred=stream)
 
     def deidentify_file(
         self,
@@ -302,7 +312,7 @@ class Core:
             out = OutputDataset(
                 getattr(dataset, "filename", None) or "",
                 Dataset(),
-                preamble=getattr(dataset, "preamble", None) or b"\x00" * 128,
+                preamble=self._preamble(dataset),
                 file_meta=FileMetaDataset(),
                 is_implicit_VR=True if implicit is None else implicit,
                 is_little_endian=True if little is None else little,
@@ -346,6 +356,11 @@ class Core:
             _sync_media_storage(new_meta, out)
             out.file_meta = new_meta
         return out
+
+    def _preamble(self, dataset: Dataset) -> bytes:
+        """128 zero bytes, or with ``keep_preamble`` the input's preamble (if it has one)."""
+        preamble = getattr(dataset, "preamble", None) if self.keep_preamble else None
+        return preamble or b"\x00" * 128
 
     def apply_insertions(self, dataset: Dataset, info: DeidentificationInfo) -> None:
         """Step 4: add the insertion elements to the (new) de-identified ``dataset``."""
@@ -401,49 +416,10 @@ def _load_deferred(source: Dataset, element: RawDataElement) -> RawDataElement:
 
     (``source[tag]`` would store the loaded element back into the caller's dataset.)
     """
-    from pydicom.filereader import read_deferred_data_element
-
-    # a data set read from a buffer, or inflated from a deflated file, is re-read from
-    # that buffer; else from its file
-    origin = getattr(source, "buffer", None)
-    if origin is None:
-        origin = getattr(source, "filename", None) or None
-    if origin is None:
-        return element
     try:
-        return read_deferred_data_element(
-            getattr(source, "fileobj_type", open),
-            origin,
-            getattr(source, "timestamp", None),
-            element,
-        )
-    except Exception as exc:  # changed or deleted file; deflated data cannot be re-read
-        raise InputError(
-            f"{_describe(source)}: the deferred value of {tag_string(int(element.tag))} "
-            f"cannot be read ({type(exc).__name__}: {exc}); read the file without defer_size"
-        ) from exc
-
-
-def _is_sequence(element: DataElement | RawDataElement) -> bool:
-    if element.VR == _SQ:
-        return True
-    if isinstance(element, RawDataElement) and element.VR is None:
-        return dictionary_vr(int(element.tag)) == _SQ
-    return False
-
-
-def _is_uid(element: RawDataElement) -> bool:
-    vr = element.VR
-    if vr is None:
-        return dictionary_vr(int(element.tag)) == "UI"
-    return vr == "UI"
-
-
-def _is_text(element: RawDataElement) -> bool:
-    vr = element.VR
-    if vr is None:
-        return dictionary_vr(int(element.tag)) in TEXT_VRS
-    return vr in TEXT_VRS
+        return load_deferred(source, element)
+    except InputError as exc:
+        raise InputError(f"{_describe(source)}: {exc}") from exc
 
 
 _UNCHANGED: Any = object()
@@ -534,9 +510,11 @@ class _Walker:
                 block_key = (group << 8) | (number >> 8)
                 if block_key not in creator_names:
                     creator_names[block_key] = _private_creator(source, group, number >> 8)
-                rule = lookup(tag, creator_names[block_key])
+                creator = creator_names[block_key]
+                rule = lookup(tag, creator)
             else:
                 block_key = -1
+                creator = None
                 rule = lookup(tag, None)
 
             if type(element) is FinalElement:
@@ -551,7 +529,7 @@ class _Walker:
                 continue
             raw = element if type(element) is RawDataElement else None
             if raw is not None and raw.value is None and raw.length:
-                loaded = self._deferred(source, raw, operation)
+                loaded = self._deferred(source, raw, operation, creator)
                 if type(loaded) is not RawDataElement:
                     out_dict[key] = loaded  # a streamed value: kept as it is
                     if block_key >= 0:
@@ -559,36 +537,43 @@ class _Walker:
                     continue
                 element = raw = loaded
             result: DataElement | RawDataElement | None
+            # idiscore.elements decides what a sequence is (VR SQ, or UN / implicit VR
+            # values that hold items): sequences are decoded and walked, never copied
             if operation is None or kind is Keep:
-                if _is_sequence(element):
-                    result = self._sequence(self._decoded(source, tag, context), context)
+                if is_sequence(element, creator):
+                    decoded = self._decoded(element, source, context, creator, rule)
+                    result = self._sequence(decoded, context)
                 else:
                     result = _copy(element)
             else:
                 assert rule is not None
-                sequence = _is_sequence(element)
+                sequence = is_sequence(element, creator)
                 operation = operation.resolve(tag, sequence, context)
                 kind = type(operation)
                 if kind is Remove:
                     continue
                 if kind is Keep:
                     result = (
-                        self._sequence(self._decoded(source, tag, context), context)
+                        self._sequence(
+                            self._decoded(element, source, context, creator, rule), context
+                        )
                         if sequence
                         else _copy(element)
                     )
-                elif (
-                    fast and raw is not None and not sequence and kind is Empty and raw.VR != "UN"
-                ):
+                elif sequence or not fast or raw is None or raw.VR == "UN":
+                    result = self._apply(rule, operation, source, tag, context, element, creator)
+                elif kind is Empty:
                     result = _raw_empty(raw)
-                elif fast and raw is not None and kind is Clean and _is_text(raw):
-                    result = self._clean_text(raw, rule, operation, source, tag, context)
-                elif fast and raw is not None and kind is HashUID and _is_uid(raw):
+                elif kind is Clean and (vr := raw.VR or vr_of(raw, creator)) in TEXT_VRS:
+                    result = self._clean_text(raw, vr, rule, operation, source, context, creator)
+                elif kind is HashUID and (raw.VR or vr_of(raw, creator)) == "UI":
                     result = _raw_uids(raw, context.pseudonymizer.uid)
                     if result is None:  # not plain UIDs: let the operator decide
-                        result = self._apply(rule, operation, source, tag, context)
+                        result = self._apply(
+                            rule, operation, source, tag, context, element, creator
+                        )
                 else:
-                    result = self._apply(rule, operation, source, tag, context)
+                    result = self._apply(rule, operation, source, tag, context, element, creator)
                 if result is None:
                     continue
             if block_key >= 0:
@@ -597,18 +582,19 @@ class _Walker:
                 out[key] = result
             else:
                 out_dict[key] = result
-        for creator_tag, creator in creators.items():
+        for creator_tag, creator_element in creators.items():
             if ((creator_tag >> 16) << 8) | (creator_tag & 0xFF) in kept_blocks:
-                out_dict[BaseTag(creator_tag)] = _copy(creator)
+                out_dict[BaseTag(creator_tag)] = _copy(creator_element)
 
     def _clean_text(
         self,
         raw: RawDataElement,
+        vr: str,
         rule: Rule,
         operation: Operator,
         source: Dataset,
-        tag: int,
         context: Context,
+        creator: str | None,
     ) -> DataElement | RawDataElement | None:
         """*Clean* on free text, remembered by raw value: descriptions repeat in a series.
 
@@ -618,14 +604,15 @@ class _Walker:
         encoding = context.encoding
         key = (
             operation,
-            raw.VR or dictionary_vr(tag),
+            vr,
             raw.value,
             encoding if isinstance(encoding, str) else tuple(encoding),
             context.identifying_values,
         )
         hit = _CLEAN_CACHE.get(key)
+        tag = int(raw.tag)
         if hit is None:
-            result = self._apply(rule, operation, source, tag, context)
+            result = self._apply(rule, operation, source, tag, context, raw, creator)
             if result is raw:
                 hit = _UNCHANGED
             elif isinstance(result, DataElement) and isinstance(result.value, str | list):
@@ -645,24 +632,67 @@ class _Walker:
         return DataElement(BaseTag(tag), vr, value if isinstance(value, str) else list(value))
 
     def _deferred(
-        self, source: Dataset, element: RawDataElement, operation: Operator | None
+        self,
+        source: Dataset,
+        element: RawDataElement,
+        operation: Operator | None,
+        creator: str | None,
     ) -> DataElement | RawDataElement:
-        """A deferred (not yet read) value: streamed from the file if kept, else read."""
+        """A deferred (not yet read) value: streamed from the file if kept, else read.
+
+        Only values of a known binary VR are streamed (see
+        :func:`~idiscore.fileio.deferred_window`); a value whose VR is unknown is read,
+        so that a sequence behind it is walked.
+        """
         if self.stream_deferred and (operation is None or type(operation) is Keep):
             window = deferred_window(source, element)
-            if window is not None and not _is_sequence(element):
-                vr = element.VR or dictionary_vr(int(element.tag))
-                return DataElement(element.tag, vr, window)
+            if window is not None:
+                vr = vr_of(element, creator)
+                if vr != _SQ and not (vr == "UN" and looks_like_items(window.read(4))):
+                    window.seek(0)
+                    return DataElement(element.tag, vr, window)
+                window.close()
         return _load_deferred(source, element)
 
-    def _decoded(self, source: Dataset, tag: int, context: Context) -> DataElement:
-        return read_element(source, tag, context.encoding)
+    def _decoded(
+        self,
+        element: DataElement | RawDataElement,
+        source: Dataset,
+        context: Context,
+        creator: str | None,
+        rule: Rule | None,
+    ) -> DataElement:
+        """``element`` decoded by :func:`idiscore.elements.decode` (``source`` unchanged).
+
+        Raises:
+            DeidentificationError: the value cannot be decoded (a sequence whose items
+                cannot be read, a value pydicom refuses).
+        """
+        try:
+            return decode(element, source, context.encoding, creator)
+        except Exception as exc:
+            tag = int(element.tag)
+            message = exc.message if isinstance(exc, DeidentificationError) else None
+            raise DeidentificationError(
+                message or f"cannot decode the value ({type(exc).__name__}: {exc})",
+                tag=BaseTag(tag),
+                rule=rule,
+                path=self._path(context, tag),
+                context=self.describe,
+            ) from exc
 
     def _apply(
-        self, rule: Rule, operation: Operator, source: Dataset, tag: int, context: Context
+        self,
+        rule: Rule,
+        operation: Operator,
+        source: Dataset,
+        tag: int,
+        context: Context,
+        original: DataElement | RawDataElement,
+        creator: str | None,
     ) -> DataElement | RawDataElement | None:
+        element = self._decoded(original, source, context, creator, rule)
         try:
-            element = self._decoded(source, tag, context)
             result = operation.apply(element, context)
         except (DatasetRejectedError, DeidentificationError):
             raise
@@ -687,7 +717,6 @@ class _Walker:
         if result.VR == _SQ and not operation.handles_items:
             return self._sequence(result, context)
         if result is element:
-            original = source._dict.get(BaseTag(tag))
             if type(original) is RawDataElement and original.value is not None:
                 return original  # unchanged: the input's bytes
             return DataElement(result.tag, result.VR, result.value)  # not the caller's object

@@ -37,7 +37,7 @@ from typing import IO, Any, BinaryIO
 
 from pydicom import dcmread
 from pydicom.charset import convert_encodings
-from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset, validate_file_meta
 from pydicom.filebase import DicomBytesIO, DicomFileLike, DicomIO, WriteableBuffer
@@ -51,6 +51,7 @@ from pydicom.tag import BaseTag
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 from pydicom.valuerep import AMBIGUOUS_VR, BUFFERABLE_VRS
 
+from idiscore.elements import creator_of, dictionary_vr, isolated, vr_of
 from idiscore.errors import InputError
 
 __all__ = [
@@ -345,12 +346,15 @@ def deferred_window(source: Dataset, element: RawDataElement) -> FileWindow | No
     """A :class:`FileWindow` over the value of a deferred (not yet read) raw element.
 
     None when the value cannot be streamed: it was read already; its length is odd or
-    undefined; its VR is not one pydicom streams (OB, OW, OD, OF, OL, OV); ``source`` was
+    undefined; its VR is not one pydicom streams (OB, OW, OD, OF, OL, OV -- never UN, which
+    may hide a sequence, see :mod:`idiscore.elements`); ``source`` was
     not read from a named file (or was inflated from a deflated one); or the value does
     not end within the file.
     """
     filename = getattr(source, "filename", None)
-    vr = element.VR or dictionary_vr(int(element.tag))
+    vr = element.VR
+    if vr is None:  # implicit VR: the VR idiscore.elements decodes it with
+        vr = vr_of(element, creator_of(source, int(element.tag)))
     if (
         element.value is not None
         or element.length in (0, _UNDEFINED)
@@ -367,15 +371,6 @@ def deferred_window(source: Dataset, element: RawDataElement) -> FileWindow | No
     except OSError:
         return None
     return FileWindow(filename, element.value_tell, element.length)
-
-
-@functools.lru_cache(maxsize=4096)
-def dictionary_vr(tag: int) -> str:
-    """The VR the DICOM dictionary gives ``tag`` (``UN`` when it has none)."""
-    try:
-        return str(dictionary_VR(tag))
-    except KeyError:
-        return "UN"
 
 
 def save(dataset: Dataset, destination: str | os.PathLike[str] | BinaryIO) -> None:
@@ -462,7 +457,9 @@ class OutputDataset(FileDataset):
 def _save_to(handle: IO[bytes] | BinaryIO | WriteableBuffer, dataset: Dataset) -> None:
     plan = _plan(dataset)
     if plan is None:
-        Dataset.save_as(dataset, handle)  # pydicom decides (and refuses) as it always does
+        # pydicom decides (and refuses) as it always does, on a view: it decodes the
+        # elements it writes into the dataset it is given
+        Dataset.save_as(isolated(dataset), handle)
         return
     _write(handle, dataset, *plan)
 
@@ -585,7 +582,7 @@ def _write_dataset(
         dataset.original_encoding != encoding
         or dataset.original_character_set != dataset._character_set
     ) and not _plain(dataset):
-        write_dataset(fp, dataset, parent_encoding=parent_charset)
+        write_dataset(fp, isolated(dataset), parent_encoding=parent_charset)
         return
     implicit, little = encoding
     headers = _headers(little)
@@ -593,6 +590,7 @@ def _write_dataset(
     charset = dataset.get("SpecificCharacterSet", parent_charset)
     write: Callable[[bytes], int] = fp.write
     elements = dataset._dict
+    view: Dataset | None = None
     for tag in sorted(elements):
         if tag & 0xFFFF == 0 and tag >> 16 > 6:
             continue  # retired group length, as pydicom
@@ -628,7 +626,12 @@ def _write_dataset(
             if encoded is not None:
                 write(encoded)
                 continue
-        write_data_element(fp, dataset.get_item(tag), charset)
+        if isinstance(element, RawDataElement) and value is None:
+            # pydicom decodes it (and reads a deferred value) to write it: in a view
+            if view is None:
+                view = isolated(dataset, deep=False)
+            element = view.get_item(tag)
+        write_data_element(fp, element, charset)
 
 
 _COPY_CHUNK = 1 << 20

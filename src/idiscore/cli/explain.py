@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pydicom.datadict import keyword_for_tag
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from idiscore.identifiers import normalise_creator, tag_string
+from idiscore.elements import creator_of, decode, load_deferred
+from idiscore.identifiers import tag_string
 from idiscore.operators import (
     Clean,
     Empty,
@@ -27,6 +28,7 @@ from idiscore.operators import (
     Replace,
     SetFixedValue,
 )
+from idiscore.operators.values import charset_of
 from idiscore.profile import Profile
 from idiscore.rules import Rule
 
@@ -115,15 +117,15 @@ def _value_text(element: DataElement, show: bool) -> str:
     return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 1] + "…"
 
 
-def _creator(dataset: Dataset, tag: int) -> str | None:
-    group, element = tag >> 16, tag & 0xFFFF
-    if not group & 1 or element <= 0xFF:
-        return None
-    creator = dataset.get((group, element >> 8))
-    if creator is None:
-        return None
-    value = creator.value
-    return normalise_creator(value if isinstance(value, str | bytes) else str(value))
+def _elements(dataset: Dataset, encoding: str | list[str]) -> Iterator[DataElement]:
+    """The elements of ``dataset`` in tag order, decoded as the Core decodes them (a
+    sequence behind VR UN is a sequence, see :mod:`idiscore.elements`), without changing
+    ``dataset``."""
+    for tag in sorted(dataset._dict):
+        element = dataset._dict[tag]
+        if isinstance(element, RawDataElement):
+            element = load_deferred(dataset, element)
+        yield decode(element, dataset, encoding)
 
 
 def explain_dataset(
@@ -134,6 +136,7 @@ def explain_dataset(
     deidentified: Dataset | None = None,
     depth: int = 0,
     inherited: str | None = None,
+    encoding: str | list[str] | None = None,
 ) -> Iterator[ElementExplanation]:
     """One :class:`ElementExplanation` per element of ``dataset``, nested ones included.
 
@@ -141,7 +144,8 @@ def explain_dataset(
     ``show_values`` is set. ``inherited`` is the outcome imposed by an enclosing sequence.
     """
     lookup = profile.compiled.lookup
-    for element in dataset:
+    encoding = charset_of(dataset, encoding or "iso8859")
+    for element in _elements(dataset, encoding):
         tag = int(element.tag)
         group, number = tag >> 16, tag & 0xFFFF
         keyword = keyword_for_tag(tag) or ("private" if group & 1 else "unknown")
@@ -156,7 +160,7 @@ def explain_dataset(
             outcome = "creator"
             rule_text = "private creator: kept while an element of its block is kept"
         else:
-            rule = lookup(tag, _creator(dataset, tag))
+            rule = lookup(tag, creator_of(dataset, tag))
             outcome, rule_text = outcome_of(rule), _rule_text(profile, rule)
         new_element = None
         if deidentified is not None and inherited is None:
@@ -199,6 +203,7 @@ def explain_dataset(
                 deidentified=new_item,
                 depth=depth + 1,
                 inherited=child_inherited,
+                encoding=encoding,
             )
 
 

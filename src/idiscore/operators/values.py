@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydicom.dataelem import (
-    DataElement,
-    RawDataElement,
-    convert_raw_data_element,
-    empty_value_for_VR,
-)
+from pydicom.dataelem import DataElement, empty_value_for_VR
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
+
+from idiscore.elements import read
 
 STRING_VRS = frozenset(
     {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC",
@@ -68,12 +65,10 @@ def read_element(dataset: Dataset, tag: int, encoding: str | list[str]) -> DataE
     """The element ``tag`` of ``dataset`` with its value decoded, without changing ``dataset``.
 
     pydicom's ``dataset[tag]`` stores the decoded element back into the dataset; this
-    leaves the caller's dataset exactly as it was.
+    leaves the caller's dataset exactly as it was (see :func:`idiscore.elements.read`:
+    a sequence hidden behind VR UN is decoded as a sequence).
     """
-    raw = dataset.get_item(tag, keep_deferred=False)
-    if isinstance(raw, RawDataElement):
-        return convert_raw_data_element(raw, encoding=encoding, ds=dataset)
-    return raw
+    return read(dataset, tag, encoding)
 
 
 def charset_of(dataset: Dataset, parent: str | list[str]) -> str | list[str]:

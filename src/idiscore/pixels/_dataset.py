@@ -11,9 +11,9 @@ Two rules keep the caller's dataset exactly as it was:
   element is never modified (``new.Keyword = value`` would modify it in place, and with it
   the caller's dataset).
 
-One exception: an element whose value was deferred when the file was read
-(``dcmread(..., defer_size=...)``) is loaded by pydicom on first access, in the caller's
-dataset too; its value is unchanged.
+An element whose value was deferred when the file was read (``dcmread(...,
+defer_size=...)``) is read from the file for the copy and for header reads, and stays
+deferred in the caller's dataset (:func:`idiscore.elements.load_deferred`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_eleme
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import BaseTag, Tag
 
+from idiscore.elements import decode, load_deferred
+
 SPECIFIC_CHARACTER_SET = BaseTag(0x00080005)
 
 
@@ -34,7 +36,7 @@ def _encoding_of(dataset: Dataset) -> str | MutableSequence[str]:
     if element is None:
         return "iso8859"
     if isinstance(element, RawDataElement):
-        element = convert_raw_data_element(element, ds=dataset)
+        element = convert_raw_data_element(element, ds=None)
     value = element.value
     if not value:
         return "iso8859"
@@ -45,12 +47,12 @@ def _encoding_of(dataset: Dataset) -> str | MutableSequence[str]:
 
 
 def _item(dataset: Dataset, tag: BaseTag) -> DataElement | RawDataElement | None:
-    """The stored element, raw or not. ``get_item`` alone would convert empty raw elements
-    in place (it takes their ``None`` value for a deferred read); only a real deferred read
-    (value not loaded yet, non-zero length) is left to pydicom to load."""
-    element = dataset.get_item(tag, keep_deferred=True)
+    """The stored element, raw or not; a deferred value (not loaded yet, non-zero length)
+    is read from the file without storing it in ``dataset`` (``get_item`` would convert
+    it, and empty raw elements, in place)."""
+    element = dataset._dict.get(tag)
     if isinstance(element, RawDataElement) and element.value is None and element.length:
-        return dataset.get_item(tag)
+        return load_deferred(dataset, element)
     return element
 
 
@@ -65,7 +67,7 @@ def read_element(dataset: Dataset, tag: int) -> DataElement | None:
     element = _item(dataset, Tag(tag))
     if element is None or isinstance(element, DataElement):
         return element
-    return convert_raw_data_element(element, encoding=_encoding_of(dataset), ds=dataset)
+    return decode(element, dataset, _encoding_of(dataset))
 
 
 def read_value(dataset: Dataset, tag: int) -> Any:
