@@ -1,0 +1,115 @@
+"""storescu -> idiscore serve -> storescp: every instance arrives de-identified, once, and
+holds exactly what ``idiscore deidentify`` makes of the same file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from dicom_peers import (
+    bundled_files,
+    cli_outputs,
+    comparable,
+    files_in,
+    free_port,
+    node,
+    read_instances,
+    report_lines,
+    require,
+    storescp,
+    storescu,
+    wait_for,
+    write_key,
+    write_series,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def study(tmp_path: Path) -> list[Path]:
+    """pydicom's files and a generated CT (explicit VR) and MR (implicit VR) series."""
+    return (
+        bundled_files(tmp_path / "in" / "bundled")
+        + write_series(tmp_path / "in" / "ct", "CT", 6)
+        + write_series(tmp_path / "in" / "mr", "MR", 4, implicit=True)
+    )
+
+
+def _count(report: Path, event: str) -> int:
+    return sum(line["event"] == event for line in report_lines(report))
+
+
+def _assert_matches_cli(received: dict[str, pydicom.Dataset], expected: dict[str, object]) -> None:
+    assert set(received) == set(expected)
+    for uid, ds in received.items():
+        assert comparable(ds) == comparable(expected[uid]), uid  # type: ignore[arg-type]
+
+
+def test_study_is_forwarded_deidentified_and_matches_the_cli(
+    tmp_path: Path, study: list[Path]
+) -> None:
+    require("storescu", "storescp")
+    key = write_key(tmp_path)
+    destination = tmp_path / "dest"
+    report = tmp_path / "node.jsonl"
+    with storescp(destination, free_port()) as dest:
+        port = free_port()
+        forward = f"DEST@127.0.0.1:{dest.port}"
+        spool = tmp_path / "spool"
+        with node(spool, port, key, "--forward", forward, "--report", str(report)) as running:
+            # implicit VR only for the first half, storescu's default (explicit first) after
+            half = len(study) // 2
+            first = storescu(port, study[:half], "-xi")
+            second = storescu(port, study[half:])
+            assert first.returncode == 0 and second.returncode == 0, first.output + second.output
+            assert len(first.acknowledged) + len(second.acknowledged) == len(study)
+            wait_for(
+                lambda: _count(report, "forwarded") >= len(study),
+                30,
+                "not every instance was forwarded",
+            )
+            assert running.terminate() == 0
+    expected = cli_outputs(study, key, tmp_path)
+    received = read_instances(destination)
+    _assert_matches_cli(received, expected)
+    originals = {str(pydicom.dcmread(path).SOPInstanceUID) for path in study}
+    assert not originals & set(received)  # every UID replaced
+    for ds in received.values():
+        assert ds.get("PatientName") != "Doe^Jane"
+        assert "Node General Hospital" not in str(ds.get("InstitutionName", ""))
+        assert ds.PatientIdentityRemoved == "YES"
+    lines = report_lines(report)
+    events = [line["event"] for line in lines]
+    for event in ("received", "done", "forwarded"):
+        assert events.count(event) == len(study), event
+    assert {line["instance"] for line in lines if line["event"] == "forwarded"} == set(received)
+    text = report.read_text()
+    assert "Doe^Jane" not in text and not any(uid in text for uid in originals)
+    # the spool is empty again: nothing waits, nothing was quarantined
+    assert not files_in(spool / "incoming") and not files_in(spool / "outbound")
+    assert not files_in(spool / "quarantine")
+
+
+def test_output_folder_instead_of_forwarding_and_echo(tmp_path: Path) -> None:
+    require("storescu", "echoscu")
+    import subprocess
+
+    key = write_key(tmp_path)
+    files = bundled_files(tmp_path / "in")
+    output = tmp_path / "out"
+    port = free_port()
+    with node(tmp_path / "spool", port, key, "--output", str(output)) as running:
+        echo = subprocess.run(
+            ["echoscu", "127.0.0.1", str(port)], capture_output=True, text=True, timeout=30
+        )
+        assert echo.returncode == 0, echo.stdout + echo.stderr
+        sent = storescu(port, files)
+        assert len(sent.acknowledged) == len(files), sent.output
+        wait_for(lambda: len(files_in(output)) >= len(files), 30, "not every instance stored")
+        assert running.terminate() == 0  # SIGTERM: a graceful stop
+    _assert_matches_cli(read_instances(output), cli_outputs(files, key, tmp_path))
+    assert "stopping" in running.text()
+    assert "idiscore node: received 5, done 5" in running.text()
