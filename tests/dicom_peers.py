@@ -238,6 +238,11 @@ def write_series(
 def cli_outputs(files: Sequence[Path], key_file: Path, work: Path) -> dict[str, Dataset]:
     """What ``idiscore deidentify`` makes of ``files``: de-identified SOP Instance UID ->
     dataset (without file meta)."""
+    return {str(ds.SOPInstanceUID): ds for ds in cli_by_input(files, key_file, work).values()}
+
+
+def cli_by_input(files: Sequence[Path], key_file: Path, work: Path) -> dict[Path, Dataset]:
+    """What ``idiscore deidentify`` makes of each of ``files`` (file meta dropped)."""
     inputs = work / "cli-in"
     inputs.mkdir(parents=True, exist_ok=True)
     for index, path in enumerate(files):
@@ -261,7 +266,12 @@ def cli_outputs(files: Sequence[Path], key_file: Path, work: Path) -> dict[str, 
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    return read_instances(output)
+    made = {}
+    for index, path in enumerate(files):
+        ds = pydicom.dcmread(output / f"{index:04d}.dcm")
+        del ds.file_meta
+        made[path] = ds
+    return made
 
 
 def read_instances(folder: Path) -> dict[str, Dataset]:
