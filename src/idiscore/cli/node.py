@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from idiscore.errors import ConfigurationError
+from idiscore.errors import ConfigurationError, NetworkError
 
 __all__ = ["pull_command", "serve_command"]
 
@@ -244,6 +244,9 @@ def pull_command(
             move_destination=move_destination or node.options.ae_title,
             wait=wait,
         )
+    except NetworkError as exc:
+        click.echo(f"error: {exc}", err=True)
+        click.get_current_context().exit(1)
     finally:
         node.stop()
     for line in outcome.lines():
