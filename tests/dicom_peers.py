@@ -388,7 +388,9 @@ def report_lines(path: Path) -> list[dict[str, object]]:
 
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text()
+    complete = text[: text.rfind("\n") + 1]  # a line being written is not read yet
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
 
 def files_in(folder: Path) -> list[Path]:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from idiscore.net.events import EventLog
-from idiscore.net.peers import Peer
+from idiscore.net.peers import Peer, no_delay
 from idiscore.net.spool import ForwardJournal, Spool
 
 __all__ = ["ForwardOptions", "Forwarder"]
@@ -262,6 +262,7 @@ class Forwarder:
         if not assoc.is_established:
             why = "association rejected" if assoc.is_rejected else "cannot connect"
             raise _DestinationDown(f"{why} by {destination}")
+        no_delay(assoc)
         self._assoc = assoc
         self._pairs = frozenset(wanted)
 

@@ -19,20 +19,26 @@ which a PACS stores once.
 from __future__ import annotations
 
 import contextlib
-import queue
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from idiscore.batch.runner import FileProcessor, Task
-from idiscore.batch.writer import commit, discard, sweep_temp_files
+from idiscore.batch.writer import commit, discard, fsync_folder, sweep_temp_files
 from idiscore.errors import ConfigurationError
 from idiscore.net.events import EventLog
 from idiscore.net.forwarder import Forwarder, ForwardOptions
-from idiscore.net.peers import Peer, require_pynetdicom, server_tls_context, storage_contexts
+from idiscore.net.peers import (
+    Peer,
+    no_delay,
+    require_pynetdicom,
+    server_tls_context,
+    storage_contexts,
+)
 from idiscore.net.spool import Spool, instance_key
 
 if TYPE_CHECKING:
@@ -44,6 +50,8 @@ __all__ = ["Node", "NodeOptions"]
 _SUCCESS = 0x0000
 _OUT_OF_RESOURCES = 0xA700
 _CANNOT_UNDERSTAND = 0xC000
+#: received instances de-identified together (their outputs' folder synced once)
+_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -138,9 +146,9 @@ class Node:
                 self.events,
                 log,
             )
-        self._work: queue.Queue[str | None] = queue.Queue()
+        self._work: deque[str] = deque()
         self._working = 0
-        self._work_lock = threading.Lock()
+        self._work_ready = threading.Condition()
         self._stopping = threading.Event()
         self._ae: Any = None
         self._server: Any = None
@@ -176,7 +184,7 @@ class Node:
                 self.forwarder.submit(key)
             self.forwarder.start()
         for key in incoming:
-            self._work.put(key)
+            self._enqueue(key)
         self._start_thread(self._deidentify_loop, "idiscore-deidentify")
         if self.options.status_interval > 0:
             self._start_thread(self._status_loop, "idiscore-status")
@@ -199,6 +207,7 @@ class Node:
         handlers: list[Any] = [
             (evt.EVT_C_STORE, self._on_store),
             (evt.EVT_C_ECHO, self._on_echo),
+            (evt.EVT_CONN_OPEN, self._on_connection),
         ]
         self._ae = ae
         self._server = ae.start_server(
@@ -229,7 +238,8 @@ class Node:
             for assoc in self._ae.active_associations:
                 assoc.abort()
         self._stopping.set()
-        self._work.put(None)
+        with self._work_ready:
+            self._work_ready.notify_all()
         for thread in self._threads:
             thread.join(max(0.1, deadline - time.monotonic()))
         if self.forwarder is not None:
@@ -247,8 +257,8 @@ class Node:
         return self.idle()
 
     def idle(self) -> bool:
-        with self._work_lock:
-            working = self._working or not self._work.empty()
+        with self._work_ready:
+            working = bool(self._working or self._work)
         forwarding = self.forwarder is not None and not self.forwarder.idle()
         receiving = self._ae is not None and bool(self._ae.active_associations)
         return not (working or forwarding or receiving)
@@ -256,9 +266,14 @@ class Node:
     def status_line(self) -> str:
         depth = self.forwarder.depth if self.forwarder is not None else 0
         finished = "forwarded" if self.forwarder is not None else "done"
-        return self.events.status(depth, self._work.qsize(), finished)
+        with self._work_ready:
+            waiting = len(self._work) + self._working
+        return self.events.status(depth, waiting, finished)
 
     # -- receiving -----------------------------------------------------------------------
+
+    def _on_connection(self, event: Any) -> None:
+        no_delay(event.assoc)
 
     def _on_echo(self, event: Any) -> int:
         return _SUCCESS
@@ -290,47 +305,87 @@ class Node:
         )
         if self.on_received is not None:
             self.on_received(uid)
-        with self._work_lock:
-            self._work.put(key)
+        self._enqueue(key)
         return _SUCCESS
 
     # -- de-identifying ------------------------------------------------------------------
 
+    def _enqueue(self, key: str) -> None:
+        with self._work_ready:
+            self._work.append(key)
+            self._work_ready.notify()
+
+    def _take_batch(self) -> list[str] | None:
+        """The received keys waiting (at most :data:`_BATCH`); None once stopping and
+        nothing is left."""
+        with self._work_ready:
+            while not self._work and not self._stopping.is_set():
+                self._work_ready.wait()
+            if not self._work:
+                return None
+            batch = [self._work.popleft() for _ in range(min(_BATCH, len(self._work)))]
+            self._working = len(batch)
+            return batch
+
     def _deidentify_loop(self) -> None:
-        while True:
-            with self._work_lock:
-                if self._stopping.is_set() and self._work.empty():
-                    return
-            key = self._work.get()
-            if key is None:
-                if self._stopping.is_set() and self._work.empty():
-                    return
-                continue
-            with self._work_lock:
-                self._working += 1
+        while (keys := self._take_batch()) is not None:
             try:
-                self._deidentify(key)
+                self._deidentify_batch(keys)
+            finally:
+                with self._work_ready:
+                    self._working = 0
+
+    def _deidentify_batch(self, keys: list[str]) -> None:
+        """De-identify a group of received instances; their outputs' names reach the disk
+        together (one fsync per folder), then the received files are let go."""
+        done: list[tuple[str, str, Path]] = []
+        for key in keys:
+            try:
+                outcome = self._deidentify(key)
             except Exception as exc:  # the spool keeps the file; the next start retries
                 self.log(f"cannot process instance {key}: {type(exc).__name__}")
-            finally:
-                with self._work_lock:
-                    self._working -= 1
-
-    def _deidentify(self, key: str) -> None:
-        source = self.spool.incoming_path(key)
-        stamp = self.spool.stamp(source)
-        if stamp is None:
-            return  # a second reception of this instance, already handled
-        result = self._processor(Task(str(source), f"{key}.dcm"))
-        if result.status == "done" and result.temp is not None and result.output is not None:
-            output = Path(result.output)
-            commit(Path(result.temp), output, fsync=True)
-            self.spool.finish_incoming(key, stamp)
-            in_output = self.options.output is not None
+                continue
+            if outcome is not None:
+                done.append((key, *outcome))
+        if not done:
+            return
+        for folder in self._folders_to_sync(output for _, _, output in done):
+            fsync_folder(folder)
+        for key, stamp, _ in done:
+            self.spool.finish_incoming(key, stamp, sync=False)
+        fsync_folder(self.spool.incoming)
+        in_output = self.options.output is not None
+        for key, _, output in done:
             self.events.emit("done", key, output=str(output) if in_output else None)
             if self.forwarder is not None:
                 self.forwarder.submit(key)
-            return
+
+    def _folders_to_sync(self, outputs: Iterable[Path]) -> list[Path]:
+        """The folders of ``outputs`` and their parents up to the output root (new
+        folders' names must reach the disk too)."""
+        root = self.options.output.absolute() if self.options.output else self.spool.outbound
+        folders: set[Path] = set()
+        for output in outputs:
+            folder = output.parent
+            while folder not in folders:
+                folders.add(folder)
+                if folder == root or folder == folder.parent:
+                    break
+                folder = folder.parent
+        return sorted(folders, key=lambda path: len(path.parts), reverse=True)
+
+    def _deidentify(self, key: str) -> tuple[str, Path] | None:
+        """De-identify one received instance: (its stamp, the output) when done (the output
+        is in place but its name not yet synced); None when it was quarantined."""
+        source = self.spool.incoming_path(key)
+        stamp = self.spool.stamp(source)
+        if stamp is None:
+            return None  # a second reception of this instance, already handled
+        result = self._processor(Task(str(source), f"{key}.dcm"))
+        if result.status == "done" and result.temp is not None and result.output is not None:
+            output = Path(result.output)
+            commit(Path(result.temp), output, fsync=False)
+            return stamp, output
         discard(result.temp)
         if result.status == "rejected":
             record = {"reason": result.reason, "bouncer": result.bouncer, "stage": "bouncer"}
@@ -342,13 +397,14 @@ class Node:
                 reason=result.reason,
                 quarantine=str(quarantined),
             )
-            return
+            return None
         reason = result.reason or "not a DICOM data set"
         record = {"reason": reason, "stage": "deidentify"}
         quarantined = self.spool.quarantine_file(source, key, "failed", record)
         self.events.emit(
             "failed", key, stage="deidentify", reason=reason, quarantine=str(quarantined)
         )
+        return None
 
     # -- operations ----------------------------------------------------------------------
 

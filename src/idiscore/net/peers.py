@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import ssl
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from idiscore.errors import ConfigurationError, MissingDependencyError
 __all__ = [
     "Peer",
     "client_tls_context",
+    "no_delay",
     "readable_transfer_syntaxes",
     "require_pynetdicom",
     "server_tls_context",
@@ -93,6 +95,20 @@ def storage_contexts() -> list[Any]:
     ]
     contexts.append(build_context(Verification))
     return contexts
+
+
+def no_delay(assoc: Any) -> None:
+    """Send small PDUs at once (TCP_NODELAY) on an association's socket.
+
+    DICOM alternates requests and responses: with Nagle's algorithm and delayed ACKs every
+    instance can wait ~40 ms for the network stack. pynetdicom leaves the option alone.
+    """
+    import socket
+
+    sock = getattr(getattr(assoc.dul, "socket", None), "socket", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _load_chain(context: ssl.SSLContext, cert: Path, key: Path) -> None:

@@ -121,7 +121,7 @@ class Spool:
     def outbound_path(self, key: str) -> Path:
         return self.outbound / f"{key}.dcm"
 
-    def finish_incoming(self, key: str, stamp: str | None = None) -> None:
+    def finish_incoming(self, key: str, stamp: str | None = None, *, sync: bool = True) -> None:
         """Forget a received file once its de-identified result is durable.
 
         With ``stamp`` (see :func:`_stamp`) the file is removed only if it is still that
@@ -132,7 +132,8 @@ class Spool:
             return
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-        fsync_folder(self.incoming)
+        if sync:  # else the caller syncs the folder once for a group
+            fsync_folder(self.incoming)
 
     def stamp(self, path: Path) -> str | None:
         return _stamp(path)
