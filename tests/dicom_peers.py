@@ -93,9 +93,22 @@ class Running:
         return self.process.wait(timeout)
 
 
+def wait_log(log: Path, text: str, process: subprocess.Popen[bytes], timeout=20.0) -> None:
+    """Wait until ``text`` appears in ``log`` (the node says when it listens: a bare TCP
+    probe would hold one of its association slots until the network timeout)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"process exited ({process.returncode}) before listening")
+        if log.exists() and text in log.read_text(errors="replace"):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} not in {log.name} after {timeout} s")
+
+
 @contextlib.contextmanager
 def running(
-    command: Sequence[str], port: int, log: Path, *, wait: bool = True
+    command: Sequence[str], port: int, log: Path, *, ready: str | None = None
 ) -> Iterator[Running]:
     handle = open(log, "ab")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
@@ -103,7 +116,9 @@ def running(
     )
     peer = Running(process, port, log)
     try:
-        if wait:
+        if ready is not None:
+            wait_log(log, ready, process)
+        else:
             wait_port(port, process)
         yield peer
     finally:
@@ -143,7 +158,8 @@ def node(
 ) -> contextlib.AbstractContextManager[Running]:
     """``idiscore serve`` in its own process."""
     command = node_command(spool, port, key_file, *extra)
-    return running(command, port, log or spool.parent / f"node-{port}.log")
+    log = log or spool.parent / f"node-{port}.log"
+    return running(command, port, log, ready=f"listening on port {port}")
 
 
 _SENDING = re.compile(r"Sending file: (.+)$")

@@ -4,6 +4,7 @@ bouncers refuse is quarantined and reported although its sender got Success."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pydicom
@@ -95,3 +96,32 @@ def test_rejected_dataset_is_quarantined_and_reported(tmp_path: Path) -> None:
     record = json.loads(quarantined.with_suffix(".json").read_text())
     assert record["reason"] == rejected[0]["reason"]
     assert len(files_in(output)) == 2
+
+
+def test_associations_beyond_the_maximum_are_refused(tmp_path: Path) -> None:
+    require("storescu")
+    from pynetdicom import AE
+    from pynetdicom.sop_class import Verification
+
+    key = write_key(tmp_path)
+    files = write_series(tmp_path / "in", "CT", 1)
+    port = free_port()
+    output = tmp_path / "out"
+    with node(tmp_path / "spool", port, key, "--output", str(output), "--max-associations", "1"):
+        holder = AE(ae_title="HOLDER")
+        holder.add_requested_context(Verification)
+        held = holder.associate("127.0.0.1", port)
+        for _ in range(50):  # until the port probe's connection is closed on the node's side
+            if held.is_established:
+                break
+            time.sleep(0.1)
+            held = holder.associate("127.0.0.1", port)
+        assert held.is_established
+        try:
+            refused = storescu(port, files)
+            assert refused.acknowledged == [] and refused.returncode != 0
+        finally:
+            held.release()
+        wait_for(lambda: not held.is_alive(), 10, "the held association did not end")
+        accepted = storescu(port, files)
+        assert accepted.acknowledged == files, accepted.output

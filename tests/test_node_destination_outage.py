@@ -86,3 +86,30 @@ def test_instance_refused_too_often_is_quarantined_with_the_reason(tmp_path: Pat
         assert record["failures"] == 2 and "association lost" in record["reason"]
     assert not _events(report, "forwarded")
     assert not list((spool / "outbound").iterdir())
+
+
+def test_a_second_reception_of_an_instance_replaces_the_first(tmp_path: Path) -> None:
+    require("storescu", "storescp")
+    import pydicom
+
+    key = write_key(tmp_path)
+    first = write_series(tmp_path / "v1", "CT", 1)[0]
+    second = tmp_path / "v2.dcm"
+    corrected = pydicom.dcmread(first)
+    corrected.SeriesDescription = "CORRECTED"  # same SOP Instance UID, new content
+    corrected.save_as(second)
+    spool, report, destination = tmp_path / "spool", tmp_path / "node.jsonl", tmp_path / "dest"
+    port, dest_port = free_port(), free_port()
+    extra = ("--forward", f"DEST@127.0.0.1:{dest_port}", "--report", str(report), *RETRY)
+    with node(spool, port, key, *extra) as running:
+        for path in (first, second):
+            assert storescu(port, [path]).acknowledged == [path]
+        wait_for(lambda: len(_events(report, "done")) == 2, 30, "not de-identified")
+        assert len(files_in(spool / "outbound")) == 1
+        with storescp(destination, dest_port, "+uf"):
+            wait_for(lambda: len(_events(report, "forwarded")) >= 1, 30, "not forwarded")
+            time.sleep(1.0)
+            assert running.terminate() == 0
+    (delivered,) = read_instances(destination).values()
+    assert delivered.SeriesDescription == "CORRECTED"
+    assert len(_events(report, "forwarded")) == 1

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from pydicom.uid import generate_uid
 
 from dicom_peers import (
     bundled_files,
@@ -113,3 +114,47 @@ def test_output_folder_instead_of_forwarding_and_echo(tmp_path: Path) -> None:
     _assert_matches_cli(read_instances(output), cli_outputs(files, key, tmp_path))
     assert "stopping" in running.text()
     assert "idiscore node: received 5, done 5" in running.text()
+
+
+#: (pydicom file, the storescu option that proposes its transfer syntax)
+ENCODINGS = [
+    ("MR_small_implicit.dcm", "-xi"),
+    ("MR_small_bigendian.dcm", "-xb"),
+    ("image_dfl.dcm", "-xd"),
+    ("MR_small_RLE.dcm", "-xr"),
+    ("MR_small_jp2klossless.dcm", "-xv"),
+    ("JPEG2000.dcm", "-xw"),
+    ("SC_rgb_jpeg_gdcm.dcm", "-xs"),
+]
+
+
+def test_every_transfer_syntax_is_received_as_sent_and_matches_the_cli(tmp_path: Path) -> None:
+    require("storescu", "storescp")
+    from pydicom.data import get_testdata_file
+
+    key = write_key(tmp_path)
+    files = []
+    for name, _ in ENCODINGS:
+        files.append(tmp_path / "in" / name)
+        files[-1].parent.mkdir(exist_ok=True)
+        ds = pydicom.dcmread(str(get_testdata_file(name)))
+        ds.BurnedInAnnotation = "NO"  # secondary captures are rejected without it
+        # the MR_small files are one instance in several encodings: make them several
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.save_as(files[-1])
+    destination, report = tmp_path / "dest", tmp_path / "node.jsonl"
+    with storescp(destination, free_port()) as dest:
+        port = free_port()
+        forward = ("--forward", f"DEST@127.0.0.1:{dest.port}", "--report", str(report))
+        with node(tmp_path / "spool", port, key, *forward) as running:
+            for path, (_, option) in zip(files, ENCODINGS, strict=True):
+                sent = storescu(port, [path], option)
+                assert sent.acknowledged == [path], sent.output
+            wait_for(lambda: _count(report, "forwarded") >= len(files), 30, "not forwarded")
+            assert running.terminate() == 0
+    received_syntaxes = {
+        line["transfer_syntax"] for line in report_lines(report) if line["event"] == "received"
+    }
+    sent_syntaxes = {str(pydicom.dcmread(path).file_meta.TransferSyntaxUID) for path in files}
+    assert received_syntaxes == sent_syntaxes  # negotiated as proposed, not converted
+    _assert_matches_cli(read_instances(destination), cli_outputs(files, key, tmp_path))

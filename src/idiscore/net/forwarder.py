@@ -308,10 +308,14 @@ class Forwarder:
         destination = self.options.destination.ae_title
         for item in sent:
             if self.spool.stamp(item.path) == item.stamp:
-                # still the version that was sent (a newer one is queued again by its writer)
                 item.path.unlink(missing_ok=True)
                 self.spool.clear_failures(item.key)
                 self._forget(item.key)
+            else:  # a newer reception replaced the file while it was sent: send that too
+                with self._condition:
+                    if item.key not in self._queue:
+                        self._queue.append(item.key)
+                    self._condition.notify_all()
             self.events.emit(
                 "forwarded",
                 item.key,
