@@ -79,6 +79,10 @@ class Running:
     port: int
     log: Path
 
+    def associations(self) -> int:
+        """How many associations a dcmtk peer (run with -v) accepted."""
+        return self.text().count("Association Acknowledged")
+
     def text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
@@ -129,7 +133,18 @@ def running(
 def storescp(folder: Path, port: int, *extra: str) -> contextlib.AbstractContextManager[Running]:
     """dcmtk's storescp writing every received instance (bit-preserving) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    command = ["storescp", "-aet", "DEST", "+B", "+xa", "-od", str(folder), *extra, str(port)]
+    command = [
+        "storescp",
+        "-v",
+        "-aet",
+        "DEST",
+        "+B",
+        "+xa",
+        "-od",
+        str(folder),
+        *extra,
+        str(port),
+    ]
     return running(command, port, folder.parent / f"storescp-{port}.log")
 
 

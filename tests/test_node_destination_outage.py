@@ -49,12 +49,14 @@ def test_queue_drains_without_duplicates_when_the_destination_comes_up(tmp_path:
         assert len(files_in(spool / "outbound")) == len(files)
         assert not files_in(spool / "quarantine")
         assert "destination unavailable" in running.text()
-        with storescp(destination, dest_port, "+uf"):  # unique names: a duplicate shows
+        with storescp(destination, dest_port, "+uf") as dest:  # unique names: duplicates show
             wait_for(
                 lambda: len(_events(report, "forwarded")) == len(files), 30, "queue not drained"
             )
             time.sleep(1.0)  # a duplicate would come now
             assert running.terminate() == 0
+            # the whole queue (6 SOP classes) went through one association
+            assert dest.associations() == 1
     assert len(read_instances(destination)) == len(files)  # fails on a duplicate
     assert len(files_in(destination)) == len(files)
     assert not _events(report, "failed")

@@ -240,10 +240,13 @@ class Forwarder:
         assoc = self._assoc
         if assoc is not None and assoc.is_established and pairs <= self._pairs:
             return
+        # the pairs of the association being replaced are proposed again (up to the limit
+        # of 128 contexts), so that files alternating between them do not re-associate
+        previous = sorted(self._pairs - pairs)
         self._release()
         from pynetdicom import build_context
 
-        wanted = sorted(pairs)[:128]
+        wanted = (sorted(pairs) + previous)[:128]
         contexts = [build_context(sop_class, [syntax]) for sop_class, syntax in wanted]
         destination = self.options.destination
         tls = None
