@@ -46,6 +46,13 @@ def test_tls_client_with_certificate_gets_through_others_are_refused(tmp_path: P
         assert plain.acknowledged == [] and plain.returncode != 0
         no_certificate = storescu(port, files[1:], "+tla", "+cf", str(certs["ca"]))
         assert no_certificate.acknowledged == [] and no_certificate.returncode != 0
+        # a client certificate that another CA signed: the node trusts only --tls-ca
+        rogue = certificates(tmp_path / "rogue")
+        untrusted = storescu(
+            port, files[1:], "+tls", str(rogue["client_key"]), str(rogue["client_cert"]),
+            "+cf", str(certs["ca"]), "-aet", "SCANNER1",
+        )  # fmt: skip
+        assert untrusted.acknowledged == [] and untrusted.returncode != 0
         not_listed = storescu(port, files[1:], *client, "-aet", "INTRUDER")
         assert not_listed.acknowledged == [] and not_listed.returncode != 0
         assert "Association Rejected" in not_listed.output
