@@ -41,7 +41,10 @@ def _pacs(tmp_path: Path, files: list[Path], node_port: int) -> tuple[Path, int]
     config = tmp_path / "dcmqrscp.cfg"
     config.write_text(
         f"NetworkTCPPort = {port}\nMaxPDUSize = 16384\nMaxAssociations = 16\n\n"
-        f"HostTable BEGIN\nidiscore = (IDISCORE, 127.0.0.1, {node_port})\nHostTable END\n\n"
+        "HostTable BEGIN\n"
+        f"idiscore = (IDISCORE, 127.0.0.1, {node_port})\n"
+        f"alias = (RESEARCHNODE, 127.0.0.1, {node_port})\n"
+        "HostTable END\n\n"
         "VendorTable BEGIN\nVendorTable END\n\n"
         f"AETable BEGIN\nPACS {database} RW (200, 1024mb) ANY\nAETable END\n"
     )
@@ -87,7 +90,11 @@ def test_pull_a_study_and_a_patient(tmp_path: Path, archive: list[Path]) -> None
         events = [line["event"] for line in report_lines(report)]
         assert events.count("received") == 5 and events.count("done") == 5
 
-        again, output, _ = _pull(tmp_path, pacs_port, node_port, "--patient", "PID-NODE-42")
+        # the PACS knows the node under another AE title: --move-destination names it
+        again, output, _ = _pull(
+            tmp_path, pacs_port, node_port, "--patient", "PID-NODE-42",
+            "--move-destination", "RESEARCHNODE",
+        )  # fmt: skip
         assert again.returncode == 0, again.stdout + again.stderr
         assert "studies: 2; instances found (C-FIND): 8; received: 8" in again.stdout
         assert len(read_instances(output)) == 8
