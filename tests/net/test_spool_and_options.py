@@ -123,3 +123,13 @@ def test_unknown_config_key_is_a_usage_error(tmp_path: Path) -> None:
     config.write_text('spool = "s"\nforwrd = "A@h:1"\n')
     result = CliRunner().invoke(main, ["serve", "--config", str(config)])
     assert result.exit_code == 2 and "unknown option 'forwrd'" in result.output
+
+
+def test_the_node_refuses_to_run_without_a_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("IDISCORE_KEY", raising=False)
+    result = CliRunner().invoke(
+        main, ["serve", "--spool", str(tmp_path / "s"), "--output", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2 and "the node needs a key" in result.output

@@ -148,7 +148,10 @@ def _build(params: dict[str, Any], log: Callable[[str], None], **kwargs: Any) ->
     )
     key = load_key(params["key_file"])
     if key.is_random:
-        log("warning: no key given (--key-file or IDISCORE_KEY): a random key is used")
+        raise ConfigurationError(
+            "the node needs a key (--key-file or IDISCORE_KEY): with a random one, the "
+            "pseudonyms of a patient would change at every restart"
+        )
     core = build_core(params["profile_spec"], key)
     return Node(core, options, log=log, **kwargs)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 from collections.abc import Iterable
@@ -69,7 +70,7 @@ class Spool:
         for kind in QUARANTINE_KINDS:
             (self.quarantine / kind).mkdir(exist_ok=True)
         fsync_folder(self.root)
-        self._counter = 0
+        self._counter = itertools.count(1)  # next() is atomic: receptions run in threads
 
     # -- receiving ---------------------------------------------------------------------
 
@@ -78,8 +79,7 @@ class Spool:
 
         When this returns, the file and its name are on the disk: Success may be answered.
         """
-        self._counter += 1
-        temp = self.tmp / f"{key}.{os.getpid()}.{self._counter}.part"
+        temp = self.tmp / f"{key}.{os.getpid()}.{next(self._counter)}.part"
         try:
             with open(temp, "wb") as handle:
                 if isinstance(data, bytes | bytearray | memoryview):
