@@ -160,3 +160,23 @@ def test_every_transfer_syntax_is_received_as_sent_and_matches_the_cli(tmp_path:
     sent_syntaxes = {str(pydicom.dcmread(path).file_meta.TransferSyntaxUID) for path in files}
     assert received_syntaxes == sent_syntaxes  # negotiated as proposed, not converted
     _assert_matches_cli(read_instances(destination), cli_outputs(files, key, tmp_path))
+
+
+def test_a_destination_taking_only_implicit_vr_gets_the_files_re_encoded(
+    tmp_path: Path,
+) -> None:
+    require("storescu", "storescp")
+    key = write_key(tmp_path)
+    files = write_series(tmp_path / "in", "CT", 3) + bundled_files(tmp_path / "bundled")[:2]
+    destination, report = tmp_path / "dest", tmp_path / "node.jsonl"
+    port = free_port()
+    with storescp(destination, free_port(), "+xi") as dest:  # Implicit VR Little Endian only
+        forward = ("--forward", f"DEST@127.0.0.1:{dest.port}", "--report", str(report))
+        with node(tmp_path / "spool", port, key, *forward) as running:
+            sent = storescu(port, files, "-xe")  # explicit VR little endian first
+            assert len(sent.acknowledged) == len(files), sent.output
+            wait_for(lambda: _count(report, "forwarded") >= len(files), 30, "not forwarded")
+            assert running.terminate() == 0
+    syntaxes = {str(pydicom.dcmread(p).file_meta.TransferSyntaxUID) for p in files_in(destination)}
+    assert syntaxes == {"1.2.840.10008.1.2"}
+    _assert_matches_cli(read_instances(destination), cli_outputs(files, key, tmp_path))
