@@ -31,10 +31,25 @@ from idiscore.net.spool import ForwardJournal, Spool
 
 __all__ = ["ForwardOptions", "Forwarder"]
 
-#: at most this many files per group (journal fsync) and contexts per association
+#: at most this many files per group (one journal fsync)
 _GROUP = 64
 #: success and warning statuses of C-STORE (PS3.4 B.2.3)
 _OK_STATUSES = frozenset({0x0000, 0xB000, 0xB006, 0xB007})
+
+
+#: presentation contexts one association may propose (PS3.8 9.3.2.2)
+_MAX_CONTEXTS = 128
+_IMPLICIT = "1.2.840.10008.1.2"
+#: uncompressed syntaxes pynetdicom can re-encode as Implicit VR Little Endian
+_CONVERTIBLE = frozenset({"1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"})
+
+
+def _read_dataset(path: Path) -> Any:
+    import pydicom
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pydicom.dcmread(path)
 
 
 @dataclass(frozen=True)
@@ -246,8 +261,16 @@ class Forwarder:
         self._release()
         from pynetdicom import build_context
 
-        wanted = (sorted(pairs) + previous)[:128]
+        wanted = (sorted(pairs) + previous)[:_MAX_CONTEXTS]
         contexts = [build_context(sop_class, [syntax]) for sop_class, syntax in wanted]
+        # every acceptor supports Implicit VR Little Endian: a fallback for files in another
+        # uncompressed syntax, while contexts are left
+        implicit = {sop_class for sop_class, syntax in wanted if syntax == _IMPLICIT}
+        fallbacks = sorted(
+            {sop_class for sop_class, syntax in wanted if syntax in _CONVERTIBLE} - implicit
+        )
+        room = _MAX_CONTEXTS - len(contexts)
+        contexts += [build_context(sop_class, [_IMPLICIT]) for sop_class in fallbacks[:room]]
         destination = self.options.destination
         tls = None
         if self.options.ssl_context is not None:
@@ -275,11 +298,15 @@ class Forwarder:
         if (item.sop_class, item.syntax) not in self._pairs:
             self._ensure_association({(item.sop_class, item.syntax)})
             assoc = self._assoc
-        accepted = any(
-            str(cx.abstract_syntax) == item.sop_class and str(cx.transfer_syntax[0]) == item.syntax
+        accepted = {
+            str(cx.transfer_syntax[0])
             for cx in assoc.accepted_contexts
-        )
-        if not accepted:
+            if str(cx.abstract_syntax) == item.sop_class
+        }
+        source: Any = item.path  # sent from the disk as it is
+        if item.syntax not in accepted and item.syntax in _CONVERTIBLE and _IMPLICIT in accepted:
+            source = _read_dataset(item.path)  # pynetdicom re-encodes it as Implicit VR LE
+        elif item.syntax not in accepted:
             self._refused(
                 item,
                 "the destination accepted no presentation context for this "
@@ -287,7 +314,7 @@ class Forwarder:
             )
             return False
         try:
-            status = assoc.send_c_store(item.path)
+            status = assoc.send_c_store(source)
         except (OSError, RuntimeError, ValueError, AttributeError) as exc:
             if not assoc.is_established:
                 self._refused(item, f"association lost while sending: {type(exc).__name__}")
