@@ -4,6 +4,7 @@ instance storescu saw acknowledged reaches the destination."""
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,6 @@ from dicom_peers import (
     free_port,
     node,
     read_instances,
-    report_lines,
     require,
     storescp,
     wait_for,
@@ -26,13 +26,16 @@ pytestmark = pytest.mark.slow
 
 
 def _received(report: Path) -> int:
-    return sum(line["event"] == "received" for line in report_lines(report))
+    try:
+        return report.read_text().count('"event": "received"')
+    except FileNotFoundError:
+        return 0
 
 
 def test_every_acknowledged_instance_arrives_after_sigkill_and_restart(tmp_path: Path) -> None:
     require("storescu", "storescp")
     key = write_key(tmp_path)
-    files = write_series(tmp_path / "in", "CT", 80, size=96)
+    files = write_series(tmp_path / "in", "CT", 150, size=96)
     spool = tmp_path / "spool"
     report = tmp_path / "node.jsonl"
     destination = tmp_path / "dest"
@@ -47,7 +50,9 @@ def test_every_acknowledged_instance_arrives_after_sigkill_and_restart(tmp_path:
                 text=True,
             )
             try:
-                wait_for(lambda: _received(report) >= 20, 30, "the transfer did not start")
+                deadline = time.monotonic() + 30
+                while _received(report) < 20 and time.monotonic() < deadline:
+                    time.sleep(0.005)
                 first.process.kill()  # SIGKILL, in the middle of the transfer
                 first.process.wait(10)
                 log, _ = sender.communicate(timeout=60)
@@ -55,7 +60,8 @@ def test_every_acknowledged_instance_arrives_after_sigkill_and_restart(tmp_path:
                 sender.kill()
                 sender.wait(10)
         seen = acknowledged(log)
-        assert 20 <= len(seen) < len(files), "the kill did not land during the transfer"
+        # (storescu may not have read the last Success the node sent before it died)
+        assert 15 <= len(seen) < len(files), "the kill did not land during the transfer"
         with node(spool, port, key, *extra, log=tmp_path / "restarted.log") as second:
             expected = cli_by_input(files, key, tmp_path)
             wanted = {str(expected[path].SOPInstanceUID) for path in seen}
