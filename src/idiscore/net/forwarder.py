@@ -165,10 +165,15 @@ class Forwarder:
                 group = self._next_group()
                 if group is None:
                     return
-                if group:
-                    self._send_group(group)
-                else:  # idle for a while: let the destination go
+                if not group:  # idle for a while: let the destination go
                     self._release()
+                    continue
+                try:
+                    self._send_group(group)
+                except Exception as exc:  # never let the thread die: the files stay queued
+                    self.log(f"forwarding stopped by {type(exc).__name__}; retrying")
+                    self._requeue(group)
+                    self._destination_down(type(exc).__name__)
         finally:
             self._release()
 
@@ -195,6 +200,9 @@ class Forwarder:
             item = self._item(key)
             if item is not None:
                 items.append(item)
+        if not items:
+            self._requeue([])
+            return
         sent: list[_Item] = []
         retry: list[_Item] = []
         try:
@@ -215,10 +223,14 @@ class Forwarder:
         else:
             self._destination_up()
         self._finish_sent(sent)
+        self._requeue([item.key for item in retry])
+
+    def _requeue(self, keys: list[str]) -> None:
+        """Put ``keys`` (still queued, not sent) back at the front; the group is over."""
         with self._condition:
-            for item in reversed(retry):
-                if item.key in self._queued and item.key not in self._queue:
-                    self._queue.appendleft(item.key)
+            for key in reversed(keys):
+                if key in self._queued and key not in self._queue:
+                    self._queue.appendleft(key)
             self._sending = False
             self._condition.notify_all()
 
