@@ -8,6 +8,7 @@
     ├── DeidentificationError                    could not process: .tag, .rule, .context
     │   └── PixelDataProcessingError             pixel data could not be cleaned
     ├── InputError                               unreadable / not DICOM
+    ├── NetworkError                             a DICOM peer cannot be reached or refuses
     └── MissingDependencyError (also ImportError) names the extra to install
 
     IDISCoreWarning (UserWarning)
@@ -85,6 +86,10 @@ class InputError(IDISCoreError):
     """Input that is not readable DICOM (truncated, not DICOM, corrupt)."""
 
 
+class NetworkError(IDISCoreError):
+    """A DICOM peer cannot be reached, refuses the association, or answers a failure."""
+
+
 class MissingDependencyError(IDISCoreError, ImportError):
     """An optional dependency is needed; the message names the extra to install."""
 
@@ -105,6 +110,7 @@ __all__ = [
     "IDISCoreWarning",
     "InputError",
     "MissingDependencyError",
+    "NetworkError",
     "PixelDataProcessingError",
     "UnlinkableOutputWarning",
 ]

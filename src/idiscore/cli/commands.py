@@ -356,3 +356,13 @@ def profile_command(profile_spec: str, output_format: str) -> None:
         click.echo(dump_profile(profile), nl=False)
         return
     click.echo(profile.describe(output_format), nl=False)
+
+
+def _register_node_commands() -> None:
+    from idiscore.cli.node import pull_command, serve_command
+
+    main.add_command(serve_command)
+    main.add_command(pull_command)
+
+
+_register_node_commands()
