@@ -302,7 +302,7 @@ class Core:
             out = OutputDataset(
                 getattr(dataset, "filename", None) or "",
                 Dataset(),
-                preamble=getattr(dataset, "preamble", None) or b"\x00" * 128,
+                preamble=b"\x00" * 128,  # an input preamble may hold anything (PHI)
                 file_meta=FileMetaDataset(),
                 is_implicit_VR=True if implicit is None else implicit,
                 is_little_endian=True if little is None else little,

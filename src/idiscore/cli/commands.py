@@ -356,3 +356,8 @@ def profile_command(profile_spec: str, output_format: str) -> None:
         click.echo(dump_profile(profile), nl=False)
         return
     click.echo(profile.describe(output_format), nl=False)
+
+
+from idiscore.cli.verify import verify  # noqa: E402 - registered after the group exists
+
+main.add_command(verify)
