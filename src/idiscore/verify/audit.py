@@ -22,7 +22,6 @@ import re
 import shutil
 import subprocess
 import time
-import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -41,7 +40,7 @@ from idiscore.verify.search import (
     pixel_span,
     read_bytes,
 )
-from idiscore.verify.values import collect_values
+from idiscore.verify.values import Collected, collect
 
 __all__ = ["STATUSES", "PairResult", "PairTask", "PairVerifier", "applied_profile"]
 
@@ -52,6 +51,8 @@ _RETAIN_UIDS = OPTION_CODES["retain_uids"]
 _METHOD_CODES = 0x00120064
 _IDENTITY_REMOVED = 0x00120062
 _PIXEL_DATA = 0x7FE00010
+_REFERENCED_SOP_INSTANCE = 0x00081155
+_DICOM_ROOT = "1.2.840.10008."
 #: classes of values that identify wherever they are found
 _STRONG = frozenset({"name", "id", "date", "uid"})
 #: what a weak value found in an attribute that PS3.15 leaves alone is listed as
@@ -214,7 +215,8 @@ class PairVerifier:
         except Exception:
             result.problems.append("the output does not re-read as DICOM")
             return
-        values = collect_values(original)
+        collected = collect(original)
+        values = collected.values
         result.values = len(values)
         skip = pixel_span(spans, len(output_bytes))
         hits = find_values(output_bytes, values, encodings_of(output), skip)
@@ -224,7 +226,7 @@ class PairVerifier:
         self._check_pixels(original, original_bytes, output, output_bytes, spans, result)
         if self.dciodvfy is not None:
             _check_dciodvfy(self.dciodvfy, input_path, output_path, result)
-        result.uids = _uid_facts(original, output)
+        result.uids = _uid_facts(original, collected, output, spans, output_bytes)
         if _RETAIN_UIDS in method_codes(output) or _keeps_uids(self.profile):
             result.uids["retain_uids"] = ["1"]
 
@@ -341,41 +343,28 @@ def _check_insertions(output: Dataset, result: PairResult) -> None:
         )
 
 
-def _uid_facts(original: Dataset, output: Dataset) -> dict[str, list[str]]:
+def _uid_facts(
+    original: Dataset, collected: Collected, output: Dataset, spans: list[ElementSpan], data: bytes
+) -> dict[str, list[str]]:
+    uids_out: set[str] = set()
+    refs_out: list[str] = []
+    for span in spans:
+        if span.vr != "UI" or span.path.startswith("meta:"):
+            continue
+        for uid in data[span.start : span.end].decode("latin-1").split("\\"):
+            uid = uid.strip("\x00 ")
+            if span.tag == _REFERENCED_SOP_INSTANCE and uid:
+                refs_out.append(uid)
+            if uid and not uid.startswith(_DICOM_ROOT):
+                uids_out.add(uid)
     return {
         "sop_in": [str(original.get("SOPInstanceUID", "") or "")],
         "sop_out": [str(output.get("SOPInstanceUID", "") or "")],
-        "refs_in": _references(original),
-        "refs_out": _references(output),
-        "uids_in": sorted(_uids(original)),
-        "uids_out": sorted(_uids(output)),
+        "refs_in": collected.references,
+        "refs_out": refs_out,
+        "uids_in": sorted(collected.uids),
+        "uids_out": sorted(uids_out),
     }
-
-
-def _walk(dataset: Dataset) -> Any:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield from dataset.iterall()
-
-
-def _references(dataset: Dataset) -> list[str]:
-    found: list[str] = []
-    for element in _walk(dataset):
-        if element.tag == 0x00081155 and element.value:
-            found.append(str(element.value))
-    return found
-
-
-def _uids(dataset: Dataset) -> set[str]:
-    found: set[str] = set()
-    for element in _walk(dataset):
-        if element.VR == "UI" and element.value:
-            values = element.value if isinstance(element.value, list) else [element.value]
-            for value in values:
-                text = str(value).strip("\x00 ")
-                if text and not text.startswith("1.2.840.10008."):
-                    found.add(text)
-    return found
 
 
 def _keep_names(match: re.Match[str]) -> str:

@@ -25,6 +25,7 @@ from pydicom.charset import convert_encodings
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
+from idiscore.fileio import dictionary_vr
 from idiscore.verify.values import IdentifyingValue
 
 __all__ = ["FREE_LENGTH", "ElementSpan", "Hit", "element_spans", "find_values", "read_bytes"]
@@ -47,6 +48,7 @@ class ElementSpan:
     path: str
     tag: int
     creator: str | None
+    vr: str = "UN"
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,8 @@ def element_spans(
                 if length != _UNDEFINED
                 else max((child.end for child in children), default=start)
             )
-            yield ElementSpan(start, end, path, tag, creator)
+            vr = getattr(raw, "VR", None) or dictionary_vr(tag)
+            yield ElementSpan(start, end, path, tag, creator, vr)
         yield from children
 
 

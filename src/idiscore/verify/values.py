@@ -36,9 +36,17 @@ from pydicom.sequence import Sequence
 from pydicom.valuerep import PersonName
 
 from idiscore.cleaning import clean_text, default_vocabulary, identifying_values
+from idiscore.fileio import dictionary_vr
 from idiscore.profile import CompiledRules, Profile
 
-__all__ = ["MIN_LENGTH", "IdentifyingValue", "collect_values", "date_renderings"]
+__all__ = [
+    "MIN_LENGTH",
+    "Collected",
+    "IdentifyingValue",
+    "collect",
+    "collect_values",
+    "date_renderings",
+]
 
 #: shortest value collected
 MIN_LENGTH = 3
@@ -52,6 +60,8 @@ _PRINTABLE = re.compile(rb"[\x20-\x7e]{4,}")
 #: file meta elements that describe the writing software, not the patient
 _META_SKIPPED = frozenset({0x00020001, 0x00020002, 0x00020010, 0x00020012, 0x00020013})
 _PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
+_REFERENCED_SOP_INSTANCE = 0x00081155
+_UNDEFINED = 0xFFFFFFFF
 _KIND_WORDS = (
     ("Institution", "institution"),
     ("Station", "institution"),
@@ -144,6 +154,9 @@ def _private_worthy(text: str) -> bool:
 class _Collector:
     def __init__(self) -> None:
         self.found: dict[str, IdentifyingValue] = {}
+        #: every UID that is not DICOM's, and every Referenced SOP Instance UID
+        self.uids: set[str] = set()
+        self.references: list[str] = []
         self.vocabulary = default_vocabulary().words
         self.rules = _basic_rules()
 
@@ -156,25 +169,48 @@ class _Collector:
         self.found.setdefault(text.lower(), IdentifyingValue(text, kind))
 
     def walk(self, dataset: Dataset, *, meta: bool = False) -> None:
-        creators: dict[tuple[int, int], str] = {}
         for key in list(dataset.keys()):
             tag = int(key)
             if tag in _PIXEL_TAGS or (meta and tag in _META_SKIPPED):
                 continue
-            try:
-                element = dataset[tag]
-            except Exception:  # an undecodable value: its raw bytes are searched for
-                raw = dataset.get_item(tag)
-                value = getattr(raw, "value", None)
-                for text in _strings(value if isinstance(value, bytes) else None):
-                    self.add(text, "private" if tag >> 16 & 1 else "other")
-                continue
+            raw = dataset.get_item(key)
+            vr = raw.VR or dictionary_vr(tag)
+            value = raw.value
             group, number = tag >> 16, tag & 0xFFFF
-            if group & 1 and 0x10 <= number <= 0xFF:
-                creators[(group, number)] = str(element.value or "").strip()
-            self.element(element, creators)
+            undefined = getattr(raw, "length", 0) == _UNDEFINED
+            if group & 1 and number > 0xFF and isinstance(value, bytes) and not undefined:
+                self.private(value)  # read from the raw bytes, whatever the VR
+                continue
+            if vr == "UI" and isinstance(value, bytes):
+                for text in value.decode("latin-1").split("\\"):
+                    self.uid(tag, text)
+                continue
+            always = vr in ("SQ", "PN", "DA", "DT") or undefined or group & 1
+            if not always and (vr not in _STRING_VRS or not self._acted_on(tag)):
+                continue
+            try:
+                element = dataset[key]
+            except Exception:  # an undecodable value: its raw bytes are searched for
+                self.private(value if isinstance(value, bytes) else b"")
+                continue
+            self.element(element)
 
-    def element(self, element: DataElement, creators: dict[tuple[int, int], str]) -> None:
+    def private(self, value: bytes) -> None:
+        for text in _strings(value):
+            if _private_worthy(text):
+                self.add(text, "private")
+
+    def uid(self, tag: int, text: str) -> None:
+        text = text.strip("\x00 ")
+        if not text:
+            return
+        if tag == _REFERENCED_SOP_INSTANCE:
+            self.references.append(text)
+        if not text.startswith(_DICOM_ROOT):
+            self.uids.add(text)
+        self.add(text, "uid")
+
+    def element(self, element: DataElement) -> None:
         tag, vr = int(element.tag), element.VR
         if vr == "SQ" or isinstance(element.value, Sequence):
             for item in element.value or ():
@@ -189,7 +225,7 @@ class _Collector:
             return
         if vr == "UI":
             for text in _strings(element.value):
-                self.add(text, "uid")
+                self.uid(tag, text)
             return
         if vr == "PN":
             for name in _strings(element.value):
@@ -218,9 +254,25 @@ class _Collector:
         return rule is not None and rule.action_code not in (None, "K")
 
 
+@dataclass
+class Collected:
+    """What :func:`collect_values` found in one input."""
+
+    values: list[IdentifyingValue]
+    #: every UID that is not a DICOM-defined one
+    uids: set[str]
+    #: the Referenced SOP Instance UIDs, wherever they are
+    references: list[str]
+
+
 def collect_values(dataset: Dataset) -> list[IdentifyingValue]:
     """The identifying values of one input (see the module docs); the dataset is only read
     (decoded elements may be cached in it, as pydicom does)."""
+    return collect(dataset).values
+
+
+def collect(dataset: Dataset) -> Collected:
+    """:func:`collect_values`, with the input's UIDs and references."""
     collector = _Collector()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -230,4 +282,4 @@ def collect_values(dataset: Dataset) -> list[IdentifyingValue]:
         collector.walk(dataset)
         for text in identifying_values(dataset):
             collector.add(text, "name" if "^" in text else "other")
-    return list(collector.found.values())
+    return Collected(list(collector.found.values()), collector.uids, collector.references)
