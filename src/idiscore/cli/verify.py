@@ -37,6 +37,19 @@ def summary_table(summary: Any) -> Table:
     return table
 
 
+def midi_b_table(score: Any) -> Table:
+    """Passed / total per MIDI-B category, and overall."""
+    table = Table(title="MIDI-B score", title_justify="left")
+    for name in ("category", "subcategory", "passed", "total", "score"):
+        table.add_column(name, justify="right" if name in ("passed", "total", "score") else "left")
+    for category, subcategory, passed, total in score.categories():
+        table.add_row(category, subcategory, str(passed), str(total), f"{passed / total:.2%}")
+    table.add_section()
+    passed, total = score.overall
+    table.add_row("all", "", str(passed), str(total), f"{passed / max(total, 1):.2%}")
+    return table
+
+
 @click.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
 @click.argument("output", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -79,6 +92,20 @@ def summary_table(summary: Any) -> Table:
     default=None,
     help="Compare dciodvfy's errors for input and output (default: when it is installed).",
 )
+@click.option(
+    "--answer-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Also score the outputs with a MIDI-B answer key (SQLite table answer_data); "
+    "needs --mapping.",
+)
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The run's mapping file (idiscore's, or MIDI-B uid_mapping.csv with "
+    "patid_mapping.csv beside it), for --answer-key.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only the exit code and errors.")
 def verify(
     input_path: Path,
@@ -89,6 +116,8 @@ def verify(
     profile_spec: str | None,
     workers: int | None,
     dciodvfy: bool | None,
+    answer_key: Path | None,
+    mapping: Path | None,
     quiet: bool,
 ) -> None:
     """Prove that nothing identifying leaked from INPUT into the de-identified OUTPUT.
@@ -101,6 +130,9 @@ def verify(
     """
     from idiscore.batch import default_workers
     from idiscore.verify import VerifyOptions, run_verify
+
+    if answer_key is not None and mapping is None:
+        raise click.UsageError("--answer-key needs --mapping (what each UID and ID became)")
 
     profile = None
     if profile_spec is not None:
@@ -116,6 +148,20 @@ def verify(
         previews=html is not None,
     )
     summary = run_verify(input_path, output, options, keep_results=html is not None)
+    score = None
+    if answer_key is not None and mapping is not None:
+        from idiscore.verify.midib import (
+            load_mappings,
+            originals_by_instance,
+            read_answer_key,
+            score_outputs,
+        )
+
+        uids, patids = load_mappings(mapping)
+        score = score_outputs(
+            read_answer_key(answer_key), output, uids, patids, originals_by_instance(input_path)
+        )
+        summary.midi_b = score.record()
     if html is not None:
         from idiscore.verify.html import write_html
 
@@ -129,4 +175,6 @@ def verify(
             console.print(f"report: {report}", markup=False)
         if html is not None:
             console.print(f"html: {html}", markup=False)
+    if score is not None:
+        console.print(midi_b_table(score))
     click.get_current_context().exit(EXIT_CLEAN if summary.clean else EXIT_LEAK)

@@ -74,6 +74,7 @@ class VerifySummary:
     references: tuple[int, int, int] = (0, 0, 0)  # total, resolved in input, in output
     seconds: float = 0.0
     results: list[PairResult] | None = None  # kept only when asked (HTML report)
+    midi_b: dict[str, Any] | None = None  # the MIDI-B score, when an answer key was given
 
     @property
     def total(self) -> int:
