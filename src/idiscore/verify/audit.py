@@ -229,6 +229,10 @@ class PairVerifier:
         result.uids = _uid_facts(original, collected, output, spans, output_bytes)
         if _RETAIN_UIDS in method_codes(output) or _keeps_uids(self.profile):
             result.uids["retain_uids"] = ["1"]
+        if self.previews:
+            from idiscore.verify.preview import previews
+
+            result.preview = previews(original, output)
 
     def _judge(
         self, hits: list[Any], spans: list[ElementSpan], profile: Profile, result: PairResult
