@@ -185,16 +185,20 @@ def find_values(
         numeric = _numeric(needle_text)
         bounded = numeric or len(needle_text) < FREE_LENGTH
         seen: set[bytes] = set()
+        # the haystack is lowered byte-wise (ASCII letters only): a non-ASCII letter is
+        # looked for as the value has it, in upper case and in lower case
+        variants = dict.fromkeys((value.text, value.text.upper(), needle_text))
         for encoding in encodings:
-            try:
-                needle = needle_text.encode(encoding)
-            except (UnicodeError, LookupError):
-                continue
-            if needle in seen:
-                continue
-            seen.add(needle)
-            for offset in _occurrences(haystacks, needle, encoding, bounded, numeric):
-                hits.append(Hit(value, encoding, offset))
+            for variant in variants:
+                try:
+                    needle = variant.encode(encoding).lower()
+                except (UnicodeError, LookupError):
+                    continue
+                if needle in seen:
+                    continue
+                seen.add(needle)
+                for offset in _occurrences(haystacks, needle, encoding, bounded, numeric):
+                    hits.append(Hit(value, encoding, offset))
     return hits
 
 
