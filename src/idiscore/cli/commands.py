@@ -167,6 +167,13 @@ def _verbosity(quiet: bool, verbose: int) -> int:
     "folders; keep it as safe as the key.",
 )
 @click.option(
+    "--midi-b-mapping",
+    "midi_b_mapping",
+    is_flag=True,
+    help="With --mapping: also write the MIDI-B uid_mapping.csv and patid_mapping.csv "
+    "(id_old,id_new) beside the mapping file.",
+)
+@click.option(
     "--resume",
     is_flag=True,
     help="Skip inputs the report lists as done; append to it (and add to --mapping).",
@@ -194,6 +201,7 @@ def deidentify(
     report: Path | None,
     quarantine: Path | None,
     mapping: Path | None,
+    midi_b_mapping: bool,
     resume: bool,
     fsync: str,
     dry_run: bool,
@@ -216,6 +224,8 @@ def deidentify(
             raise click.BadParameter(f"{item!r} does not exist", param_hint="INPUT")
     if resume and report is None:
         raise click.UsageError("--resume needs --report (the report of the earlier run)")
+    if midi_b_mapping and mapping is None:
+        raise click.UsageError("--midi-b-mapping needs --mapping")
     options = BatchOptions(
         output=output,
         layout=layout,
@@ -264,6 +274,11 @@ def deidentify(
         )
     if report is not None and verbosity >= 0:
         console.print(f"report: {report}", markup=False)
+    if mapping is not None and midi_b_mapping:
+        from idiscore.pseudonyms import MappingRecorder
+        from idiscore.verify.midib import write_midi_b_mappings
+
+        write_midi_b_mappings(MappingRecorder.read(mapping).entries(), mapping.parent)
     if mapping is not None and verbosity >= 0:
         console.print(
             f"mapping: {mapping} (it re-identifies patients: keep it as safe as the key)",
@@ -358,11 +373,14 @@ def profile_command(profile_spec: str, output_format: str) -> None:
     click.echo(profile.describe(output_format), nl=False)
 
 
-def _register_node_commands() -> None:
+def _register_commands() -> None:
+    """The commands that live in modules of their own (node, verify)."""
     from idiscore.cli.node import pull_command, serve_command
+    from idiscore.cli.verify import verify
 
     main.add_command(serve_command)
     main.add_command(pull_command)
+    main.add_command(verify)
 
 
-_register_node_commands()
+_register_commands()
