@@ -44,16 +44,19 @@ WEAKENED_LEAKS = {
     ("private", "(0009,1001)"),
     ("name", "(0009,1002)"),
     ("name", "(0009,1003)"),
-    ("private", "(0011,1010)"),
+    ("private", "(0011,1010)[0]/(0013,1001)"),
 }
 
 
-def _implicit_item(tag: int, text: str) -> bytes:
-    value = text.encode("ascii")
-    if len(value) % 2:
-        value += b" "
-    element = struct.pack("<HHI", tag >> 16, tag & 0xFFFF, len(value)) + value
-    return struct.pack("<HHI", 0xFFFE, 0xE000, len(element)) + element
+def _implicit_item(*elements: tuple[int, str]) -> bytes:
+    """One Implicit VR item holding ``elements`` (tag, ASCII text)."""
+    body = b""
+    for tag, text in elements:
+        value = text.encode("ascii")
+        if len(value) % 2:
+            value += b" "
+        body += struct.pack("<HHI", tag >> 16, tag & 0xFFFF, len(value)) + value
+    return struct.pack("<HHI", 0xFFFE, 0xE000, len(body)) + body
 
 
 def planted_dataset(encoding: str, number: int = 1) -> Dataset:
@@ -89,7 +92,13 @@ def planted_dataset(encoding: str, number: int = 1) -> Dataset:
     ds.add_new(0x00091002, "OB", NAME.encode("utf-16-le"))
     ds.add_new(0x00091003, "OB", NAME.encode("utf-16-be"))
     ds.add_new(0x00110010, "LO", "UNKNOWN PLANT")
-    ds.add_new(0x00111010, "UN", _implicit_item(0x00100010, UN_NAME))
+    # the UN sequence is decoded and walked, so the leak is a private element in its item
+    # that the weakened profile keeps
+    ds.add_new(
+        0x00111010,
+        "UN",
+        _implicit_item((0x00130010, "INNER PLANT"), (0x00131001, UN_NAME)),
+    )
     ds.Rows = ds.Columns = 8
     ds.BitsAllocated = ds.BitsStored = 8
     ds.HighBit = 7

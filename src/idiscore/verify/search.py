@@ -25,7 +25,7 @@ from pydicom.charset import convert_encodings
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from idiscore.fileio import dictionary_vr
+from idiscore.elements import decode, dictionary_vr
 from idiscore.verify.values import IdentifyingValue
 
 __all__ = ["FREE_LENGTH", "ElementSpan", "Hit", "element_spans", "find_values", "read_bytes"]
@@ -99,7 +99,9 @@ def element_spans(
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    value = dataset[tag].value
+                    # the de-identifier's authority on sequences: a UN or implicit VR
+                    # value made of items is a sequence here too
+                    value = decode(raw, dataset, "iso8859", creator).value
             except Exception:
                 value = None
             if isinstance(value, Sequence):
