@@ -15,6 +15,7 @@ from idiscore.operators.basic import (
     Replace,
     SetFixedValue,
 )
+from idiscore.operators.codes import StandardCodesOnly
 
 __all__ = [
     "Clean",
@@ -27,4 +28,5 @@ __all__ = [
     "Remove",
     "Replace",
     "SetFixedValue",
+    "StandardCodesOnly",
 ]
