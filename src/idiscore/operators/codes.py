@@ -8,7 +8,8 @@ badge number, a hospital's name or a physician in a local code. The rule:
   meaning**: the (scheme, value) pair is in the concept dictionaries pydicom ships
   (``pydicom.sr``: DCM, SCT, LN, UCUM, NCIt, RADLEX, MDC, FMA, ... and legacy SNOMED
   ``SRT`` codes through pydicom's SRT -> SCT map), and its Code Meaning is one of the
-  meanings listed for it, compared ignoring case and white space;
+  meanings listed for it (or the code value itself, as UCUM units often have), compared
+  ignoring case and white space;
 * any other code item (local schemes such as ``99...`` or ``L``, site schemes, unknown
   values, another meaning, several values in one field) gets the dummy code
   :data:`DUMMY_CODE`: Code Value (or Long / URN Code Value) ``REMOVED``, Coding Scheme
@@ -168,7 +169,11 @@ def is_standard_code(scheme: str, value: str, meaning: str) -> bool:
     if known is None and scheme == "SRT":
         sct = _srt_to_sct().get(value)
         known = codes.get(("SCT", sct)) if sct is not None else None
-    return known is not None and normalise_meaning(meaning) in known
+    if known is None:
+        return False
+    said = normalise_meaning(meaning)
+    # a meaning that only repeats the code value ("mm" for UCUM mm) says nothing more
+    return said in known or said == normalise_meaning(value)
 
 
 @cache
