@@ -38,6 +38,7 @@ class _Shared:
         "_date_shift",
         "_identifying",
         "_sop_class",
+        "memo",
         "pseudonymizer",
         "root",
         "sequence_processor",
@@ -50,6 +51,7 @@ class _Shared:
         self._identifying: frozenset[str] | None = None
         self._date_shift: int | None = None
         self._sop_class: str | None = None
+        self.memo: dict[Any, Any] = {}
 
 
 class Context:
@@ -115,6 +117,12 @@ class Context:
     @property
     def root(self) -> Dataset:
         return self._shared.root
+
+    @property
+    def memo(self) -> dict[Any, Any]:
+        """A dictionary for what operators work out once per de-identified dataset (it
+        lives as long as the de-identification of ``root``; key it by operator)."""
+        return self._shared.memo
 
     @property
     def pseudonymizer(self) -> Pseudonymizer:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 
 from idiscore.operators.base import Context, Operator
@@ -122,6 +122,7 @@ IDENTIFYING_SEQUENCES = frozenset(
 )
 
 _KEEP, _STANDARD, _DUMMY = 0, 1, 2
+_MEMO_KEY = "idiscore.operators.codes"
 _MAPPING_RESOURCES = frozenset({"DCMR", "SDM"})
 _VERSION = re.compile(r"^[0-9][0-9.]*$")
 _DICOM_UID_ROOT = "1.2.840.10008."
@@ -205,24 +206,49 @@ def retained_sequences(applied_codes: tuple[str, ...]) -> frozenset[int]:
 
 
 def _text(item: Dataset, tag: int, encoding: str | list[str]) -> str | None:
-    """The value of ``item``'s element ``tag`` as one string (None when absent)."""
-    if tag not in item._dict:
+    """The value of ``item``'s element ``tag`` as one string (None when absent).
+
+    Several values are joined with backslashes. A raw ASCII value is read from its bytes
+    (without decoding the element: this runs for every attribute of every code item);
+    anything else is decoded as pydicom does, without changing ``item``.
+    """
+    element = item._dict.get(tag)  # type: ignore[call-overload]
+    if element is None:
         return None
+    value = element.value
+    if type(element) is RawDataElement and isinstance(value, bytes):
+        try:
+            return value.decode("ascii").strip(" \0")
+        except UnicodeDecodeError:
+            pass
     values = values_of(read_element(item, tag, encoding))
     return "\\".join(str(v) for v in values)
 
 
 def _decision(context: Context) -> int:
-    """Keep the item's code as it is, as a standard code, or replace it by the dummy."""
+    """Keep the item's code as it is, as a standard code, or replace it by the dummy.
+
+    Worked out once per item of the dataset being de-identified (the items live as long
+    as that, so their ids identify them).
+    """
+    key = (_MEMO_KEY, id(context.dataset), context.path)
+    memo = context.memo
+    decision: int | None = memo.get(key)
+    if decision is None:
+        decision = memo[key] = _decide(context)
+    return decision
+
+
+def _decide(context: Context) -> int:
     path = context.path
     if path:
         applied = context.options.get("applied_codes", ())
-        if applied:
-            retained = retained_sequences(tuple(applied))
-            if retained and any(tag in retained for tag in path):
+        retained = retained_sequences(tuple(applied)) if applied else frozenset()
+        for tag in reversed(path):  # the innermost sequence that says something decides
+            if tag in retained:
                 return _KEEP
-        if any(tag in IDENTIFYING_SEQUENCES for tag in path):
-            return _DUMMY
+            if tag in IDENTIFYING_SEQUENCES:
+                return _DUMMY
     item = context.dataset
     encoding = context.encoding
     values = [v for v in (_text(item, tag, encoding) for tag in VALUE_TAGS) if v is not None]
@@ -275,12 +301,42 @@ class StandardCodesOnly(Operator):
 
     action_code = "C"
 
+    def resolve(self, tag: int, is_sequence: bool, context: Context) -> Operator:
+        """Keep or Remove when the item's code decides without the element's value (the
+        engine then copies the input's bytes, or drops them, without decoding)."""
+        tag = int(tag)
+        if tag not in CODE_ATTRIBUTES or is_sequence:
+            return self
+        decision = _decision(context)
+        if decision == _KEEP or (decision == _STANDARD and tag in DUMMY_VALUES):
+            return _operators()[0]
+        if decision == _DUMMY:
+            return _dummy_operator(tag) if tag in DUMMY_VALUES else _operators()[1]
+        return self
+
     def apply(self, element: DataElement, context: Context) -> DataElement | None:
         if int(element.tag) not in CODE_ATTRIBUTES:
             from idiscore.operators.basic import Replace
 
             return Replace().apply(element, context)
         return code_attribute(element, context)
+
+
+@cache
+def _operators() -> tuple[Operator, Operator]:
+    """The engine's own Keep and Remove (it copies or drops the raw element for them)."""
+    from idiscore.operators.basic import Keep, Remove
+
+    return Keep(), Remove()
+
+
+@cache
+def _dummy_operator(tag: int) -> Operator:
+    """The dummy of attribute ``tag`` as a fixed value (the engine writes it without
+    decoding the element)."""
+    from idiscore.operators.basic import SetFixedValue
+
+    return SetFixedValue(DUMMY_VALUES[tag])
 
 
 __all__ = [
