@@ -453,3 +453,51 @@ def test_every_dictionary_code_survives_with_its_meaning(key: tuple[str, str]) -
     ds = sop_dataset(AnatomicRegionSequence=Sequence([code_item(value, scheme, meaning)]))
     out = create_default_core().deidentify(ds)
     assert code_of(out.AnatomicRegionSequence[0]) == (value, scheme, meaning)
+
+
+@pytest.mark.parametrize("implicit", [False, True], ids=["explicit", "implicit"])
+def test_sibling_items_at_the_same_path_are_decided_one_by_one(implicit: bool) -> None:
+    """Read from a file, each kept sequence is decoded into new items while it is walked;
+    items of sibling sequences at the same path must not share a decision."""
+
+    def reference(code: tuple[str, str, str]) -> Dataset:
+        item = Dataset()
+        item.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+        item.ReferencedSOPInstanceUID = "1.2.826.0.1.3680043.8.498.77"
+        item.PurposeOfReferenceCodeSequence = Sequence([code_item(*code)])
+        return item
+
+    codes = [STANDARD[0], LOCAL[0], STANDARD[1], LOCAL[1], LOCAL[2], STANDARD[0]]
+    ds = sop_dataset(ReferencedImageSequence=Sequence([reference(c) for c in codes]))
+    out = deidentify(create_default_core(), _encoded(ds, implicit, undefined=False))
+    found = [code_of(i.PurposeOfReferenceCodeSequence[0]) for i in out.ReferencedImageSequence]
+    expected = [c if c in STANDARD else dummy() for c in codes]
+    assert found == expected
+
+
+def test_a_new_item_never_inherits_the_decision_of_a_freed_one() -> None:
+    """Decisions are remembered per item for one dataset; an item built later (operators
+    and decoding make short-lived items) must not reuse a freed item's decision, even
+    where it gets the freed item's id."""
+    from pydicom.dataelem import DataElement
+
+    from idiscore.operators.base import Context
+    from idiscore.operators.codes import code_attribute
+
+    root = sop_dataset()
+    first = Context.for_dataset(root)
+    path = (0x00081140, 0x0040A170)
+    item = code_item(*STANDARD[0])
+    context = Context(item, first._shared, path=path)
+    meaning = DataElement(0x00080104, "LO", STANDARD[0][2])
+    assert code_attribute(meaning, context) is meaning
+    freed = id(item)
+    del item, context
+    for _ in range(2000):  # look for an item at the freed address
+        local = code_item(*LOCAL[0])
+        if id(local) == freed:
+            break
+    result = code_attribute(
+        DataElement(0x00080104, "LO", LOCAL[0][2]), Context(local, first._shared, path=path)
+    )
+    assert result is not None and result.value == DUMMY_CODE[2]

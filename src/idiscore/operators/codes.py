@@ -228,14 +228,18 @@ def _text(item: Dataset, tag: int, encoding: str | list[str]) -> str | None:
 def _decision(context: Context) -> int:
     """Keep the item's code as it is, as a standard code, or replace it by the dummy.
 
-    Worked out once per item of the dataset being de-identified (the items live as long
-    as that, so their ids identify them).
+    Worked out once per item of the dataset being de-identified. The memo holds the item
+    itself, so no other item can take its id while the memo lives (operators may build
+    short-lived copies of items).
     """
-    key = (_MEMO_KEY, id(context.dataset), context.path)
+    item = context.dataset
+    key = (_MEMO_KEY, id(item), context.path)
     memo = context.memo
-    decision: int | None = memo.get(key)
-    if decision is None:
-        decision = memo[key] = _decide(context)
+    hit: tuple[Dataset, int] | None = memo.get(key)
+    if hit is not None and hit[0] is item:
+        return hit[1]
+    decision = _decide(context)
+    memo[key] = (item, decision)
     return decision
 
 
