@@ -501,3 +501,15 @@ def test_a_new_item_never_inherits_the_decision_of_a_freed_one() -> None:
         DataElement(0x00080104, "LO", LOCAL[0][2]), Context(local, first._shared, path=path)
     )
     assert result is not None and result.value == DUMMY_CODE[2]
+
+
+def test_a_code_attribute_encoded_as_a_sequence_is_removed() -> None:
+    inner = Dataset()
+    inner.PatientName = "JANE^SMITH"
+    item = code_item(*STANDARD[0])
+    del item.CodeMeaning
+    item.add_new(0x00080104, "SQ", Sequence([inner]))  # Code Meaning, as a sequence
+    ds = sop_dataset(AnatomicRegionSequence=Sequence([item]))
+    out = deidentify(create_default_core(), ds)
+    assert 0x00080104 not in out.AnatomicRegionSequence[0]
+    assert b"JANE" not in output_bytes(out)

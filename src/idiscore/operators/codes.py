@@ -301,7 +301,8 @@ def code_attribute(element: DataElement, context: Context) -> DataElement | None
 class StandardCodesOnly(Operator):
     """C for the attributes of a code item: a standard code with its standard meaning is
     kept, any other code becomes the dummy code ``(REMOVED, 99IDISCORE, REMOVED)``;
-    see :mod:`idiscore.operators.codes`."""
+    see :mod:`idiscore.operators.codes`. A code attribute that holds a sequence is
+    removed; any other attribute gets the dummy of :class:`~idiscore.operators.Replace`."""
 
     action_code = "C"
 
@@ -309,7 +310,9 @@ class StandardCodesOnly(Operator):
         """Keep or Remove when the item's code decides without the element's value (the
         engine then copies the input's bytes, or drops them, without decoding)."""
         tag = int(tag)
-        if tag not in CODE_ATTRIBUTES or is_sequence:
+        if is_sequence:
+            return _operators()[1]  # a code attribute holding a sequence is not a code
+        if tag not in CODE_ATTRIBUTES:
             return self
         decision = _decision(context)
         if decision == _KEEP or (decision == _STANDARD and tag in DUMMY_VALUES):
@@ -319,6 +322,8 @@ class StandardCodesOnly(Operator):
         return self
 
     def apply(self, element: DataElement, context: Context) -> DataElement | None:
+        if element.VR == "SQ":
+            return None  # not a code, whatever it holds
         if int(element.tag) not in CODE_ATTRIBUTES:
             from idiscore.operators.basic import Replace
 
