@@ -7,7 +7,8 @@ badge number, a hospital's name or a physician in a local code. The rule:
 * a code item keeps its code only when it is a **standard code with its standard
   meaning**: the (scheme, value) pair is in the concept dictionaries pydicom ships
   (``pydicom.sr``: DCM, SCT, LN, UCUM, NCIt, RADLEX, MDC, FMA, ... and legacy SNOMED
-  ``SRT`` codes through pydicom's SRT -> SCT map), and its Code Meaning is one of the
+  ``SRT`` codes through pydicom's SRT -> SCT map; shipped as a generated table, see
+  :func:`standard_codes`), and its Code Meaning is one of the
   meanings listed for it (or the code value itself, as UCUM units often have), compared
   ignoring case and white space;
 * any other code item (local schemes such as ``99...`` or ``L``, site schemes, unknown
@@ -133,29 +134,29 @@ def normalise_meaning(meaning: str) -> str:
     return "".join(meaning.split()).casefold()
 
 
-@cache
-def standard_codes() -> dict[tuple[str, str], frozenset[str]]:
-    """(SCHEME, value) -> normalised meanings of every code pydicom's dictionaries know.
+#: The shipped table of standard codes (see ``tools/generate_standard_codes.py``).
+CODES_FILE = "standard_codes.txt.gz"
 
-    Schemes are upper-cased. Built once per process (about 19,000 codes).
+
+@cache
+def standard_codes() -> dict[str, tuple[str, ...]]:
+    """``"SCHEME\tvalue"`` -> normalised meanings of every standard code idiscore knows.
+
+    Read once per process from the table shipped with idiscore, generated from
+    pydicom's concept dictionaries (about 23,000 codes, legacy SRT codes included, about
+    5 MB in memory); the header line names the pydicom version.
     """
-    from pydicom.sr._concepts_dict import concepts
+    import gzip
+    from importlib import resources
 
-    meanings: dict[tuple[str, str], set[str]] = {}
-    table: dict[str, dict[str, dict[str, tuple[str, list[int]]]]] = concepts  # type: ignore[assignment]
-    for scheme, names in table.items():
-        key_scheme = scheme.upper()
-        for codes in names.values():
-            for value, (meaning, _cids) in codes.items():
-                meanings.setdefault((key_scheme, value), set()).add(normalise_meaning(meaning))
-    return {key: frozenset(found) for key, found in meanings.items()}
-
-
-@cache
-def _srt_to_sct() -> dict[str, str]:
-    from pydicom.sr._snomed_dict import mapping
-
-    return dict(mapping.get("SRT", {}))
+    data = resources.files("idiscore.standard").joinpath(CODES_FILE).read_bytes()
+    table: dict[str, tuple[str, ...]] = {}
+    for line in gzip.decompress(data).decode("utf-8").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        scheme, value, *meanings = line.split("\t")
+        table[f"{scheme}\t{value}"] = tuple(meanings)
+    return table
 
 
 @cache
@@ -163,13 +164,9 @@ def is_standard_code(scheme: str, value: str, meaning: str) -> bool:
     """Is (scheme, value, meaning) a standard code with one of its standard meanings?"""
     scheme = scheme.strip().upper()
     value = value.strip()
-    if not scheme or not value or "\\" in value:
+    if not scheme or not value or "\\" in value or "\t" in scheme or "\t" in value:
         return False
-    codes = standard_codes()
-    known = codes.get((scheme, value))
-    if known is None and scheme == "SRT":
-        sct = _srt_to_sct().get(value)
-        known = codes.get(("SCT", sct)) if sct is not None else None
+    known = standard_codes().get(f"{scheme}\t{value}")
     if known is None:
         return False
     said = normalise_meaning(meaning)
