@@ -40,6 +40,7 @@ bench: $(STAMP)
 STANDARD ?= standard-data
 tables: $(STAMP)
 	$(BIN)/python tools/generate_standard.py $(STANDARD) --with-iod-types
+	$(BIN)/python tools/generate_standard_codes.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .coverage demo-output

@@ -58,12 +58,19 @@ def test_bad_tags_raise_configuration_error(bad: object) -> None:
 @pytest.mark.parametrize(
     ("pattern", "inside", "outside"),
     [
-        ("50xx,xxxx", [0x50000000, 0x50FF1234, 0x501E3000], [0x51000000, 0x60003000]),
-        ("60xx,3000", [0x60003000, 0x601E3000], [0x60003001, 0x61003000]),
+        # a wildcard in the group's last digit: even (standard) groups only, never the
+        # private odd groups 5001, 50FF, 6001 ... in between
+        ("50xx,xxxx", [0x50000000, 0x50FE1234, 0x501E3000],
+         [0x51000000, 0x60003000, 0x50FF1234, 0x50013000, 0x501F0010]),
+        ("60xx,3000", [0x60003000, 0x601E3000],
+         [0x60003001, 0x61003000, 0x60013000, 0x601F3000]),
+        ("xxxx,0010", [0x00100010, 0x00080010], [0x00100011, 0x00090010]),
+        # a fixed group, or a fixed last group digit: matched as written, odd or even
         ("(0020,xx10)", [0x00200010, 0x0020FF10], [0x00200011, 0x00210010]),
-        ("xxxx,0010", [0x00100010, 0x00090010], [0x00100011]),
+        ("6001,xxxx", [0x60010010, 0x60011000], [0x60000010, 0x60031000]),
+        ("60x1,xxxx", [0x60010010, 0x60F11000], [0x60000010, 0x60021000]),
     ],
-)
+)  # fmt: skip
 def test_repeating_group_matches(pattern: str, inside: list[int], outside: list[int]) -> None:
     ident = RepeatingGroup(pattern)
     assert all(ident.matches(t) for t in inside)
@@ -83,6 +90,24 @@ def test_repeating_group_round_trip(digits: str) -> None:
     concrete = int(digits.lower().replace("x", "0"), 16)
     assert ident.matches(concrete)
     assert ident.specificity == 10 + sum(c not in "xX" for c in digits)
+
+
+@given(
+    st.text(alphabet="0123456789abcdefx", min_size=8, max_size=8).filter(lambda d: "x" in d),
+    st.integers(min_value=0, max_value=0xFFFFFFFF),
+)
+def test_repeating_group_matches_fixed_digits_and_even_wildcard_groups(
+    digits: str, tag: int
+) -> None:
+    ident = RepeatingGroup(f"{digits[:4]},{digits[4:]}")
+    text = f"{tag:08x}"
+    fixed = all(d in ("x", t) for d, t in zip(digits, text, strict=True))
+    even = digits[3] != "x" or not (tag >> 16) & 1
+    assert ident.matches(tag) == (fixed and even)
+    # the pattern with every wildcard filled from ``tag``'s digits: it matches exactly
+    # when the group is even or its last digit is fixed
+    filled = int("".join(t if d == "x" else d for d, t in zip(digits, text, strict=True)), 16)
+    assert ident.matches(filled) == (digits[3] != "x" or not (filled >> 16) & 1)
 
 
 @pytest.mark.parametrize("bad", ["50xx,xxx", "gggg,xxxx", "0010,0010", 5])

@@ -268,7 +268,8 @@ def test_clean_structured_content_acts_by_concept_name() -> None:
     assert_unchanged(ds, before)
     items = out.ContentSequence
     meanings = [i.ConceptNameCodeSequence[0].CodeMeaning for i in items]
-    assert meanings == ["Acquisition Protocol", "Remark", "Someone"]
+    # the local concept names (scheme 99X) become the dummy code; the standard one stays
+    assert meanings == ["Acquisition Protocol", "REMOVED", "REMOVED"]
     assert items[0].TextValue == "CT CHEST"
     assert items[1].TextValue == "AXIAL"
     assert items[2].PersonName != "Doe^John" and items[2].PersonName

@@ -48,7 +48,7 @@ from idiscore.fileio import read as read_file
 from idiscore.fileio import save as save_file
 from idiscore.identifiers import normalise_creator, tag_string
 from idiscore.operators.base import Context, Operator, _Shared
-from idiscore.operators.basic import Clean, Empty, HashUID, Keep, Remove
+from idiscore.operators.basic import Clean, Empty, HashUID, Keep, Remove, SetFixedValue
 from idiscore.operators.values import (
     TEXT_VRS,
     FinalElement,
@@ -432,6 +432,24 @@ def _raw_empty(element: RawDataElement) -> RawDataElement:
     return element._replace(length=0, value=b"")
 
 
+#: Text VRs pydicom encodes as the value's bytes padded with one space to an even length.
+_SPACE_PADDED = frozenset({"AE", "CS", "LO", "LT", "SH", "ST", "UC", "UR", "UT"})
+
+
+def _raw_fixed(element: RawDataElement, vr: str, value: Any) -> RawDataElement | None:
+    """*SetFixedValue* of one ASCII text value on a raw text element, encoded as pydicom
+    does (ASCII is the same bytes in every DICOM character set). None for anything else
+    (the operator then handles it)."""
+    if not isinstance(value, str) or not value.isascii() or "\\" in value:
+        return None
+    if vr not in _SPACE_PADDED:
+        return None
+    data = value.encode("ascii")
+    if len(data) % 2:
+        data += b" "
+    return element._replace(length=len(data), value=data)
+
+
 def _raw_uids(element: RawDataElement, uid: Callable[[str], str]) -> RawDataElement | None:
     """*HashUID* on a raw UI element, decoded and encoded as pydicom does.
 
@@ -566,6 +584,16 @@ class _Walker:
                     result = _raw_empty(raw)
                 elif kind is Clean and (vr := raw.VR or vr_of(raw, creator)) in TEXT_VRS:
                     result = self._clean_text(raw, vr, rule, operation, source, context, creator)
+                elif kind is SetFixedValue:
+                    result = _raw_fixed(
+                        raw,
+                        raw.VR or vr_of(raw, creator),
+                        operation.value,  # type: ignore[attr-defined]
+                    )
+                    if result is None:  # not one ASCII text value: let the operator do it
+                        result = self._apply(
+                            rule, operation, source, tag, context, element, creator
+                        )
                 elif kind is HashUID and (raw.VR or vr_of(raw, creator)) == "UI":
                     result = _raw_uids(raw, context.pseudonymizer.uid)
                     if result is None:  # not plain UIDs: let the operator decide

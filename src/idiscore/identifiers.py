@@ -13,7 +13,9 @@ identifier                      specificity  matches
 ``PrivateBlockTagIdentifier``   100          group + private creator + element offset
 ``SingleTag``                   90           exactly one tag
 ``RepeatingGroup``              10 + n       a tag pattern with ``x`` wildcards; n = the
-                                             number of fixed hex digits (0..7)
+                                             number of fixed hex digits (0..7); a
+                                             wildcard in the group's last digit
+                                             matches even groups only
 ``PrivateTags``                 1            every private data element
 ==============================  ===========  ===========================================
 
@@ -151,7 +153,12 @@ class RepeatingGroup(TagIdentifier):
     """A tag pattern with ``x`` wildcards: ``"50xx,xxxx"``, ``"60xx,3000"``, ``"(0020,xx10)"``.
 
     Each ``x`` stands for any hex digit. At least one ``x`` is required (use
-    :class:`SingleTag` for a single tag).
+    :class:`SingleTag` for a single tag). When the last hex digit of the group is a
+    wildcard the pattern matches even groups only: the standard's repeating groups
+    (50xx curves, 60xx overlays) are even groups, and the odd groups among them
+    (5001, 6001 ...) are private, so private rules apply to them. A pattern with a
+    fixed odd last group digit (``"6001,xxxx"``, ``"xxx1,0010"``) matches those odd
+    groups as written.
     """
 
     def __init__(self, pattern: str) -> None:
@@ -173,6 +180,8 @@ class RepeatingGroup(TagIdentifier):
             if char != "x":
                 mask |= 0xF
                 value |= int(char, 16)
+        if digits[3] == "x":
+            mask |= 0x10000  # the group's lowest bit must be 0: even groups only
         self.mask = mask
         self.value = value
         self.specificity = 10 + sum(1 for c in digits if c != "x")

@@ -16,6 +16,7 @@ from idiscore.operators.basic import (
     Replace,
     SetFixedValue,
 )
+from idiscore.operators.codes import StandardCodesOnly
 from idiscore.operators.time_delta import TimeDeltaProvider
 
 __all__ = [
@@ -30,5 +31,6 @@ __all__ = [
     "Remove",
     "Replace",
     "SetFixedValue",
+    "StandardCodesOnly",
     "TimeDeltaProvider",
 ]

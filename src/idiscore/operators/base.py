@@ -42,6 +42,7 @@ class _Shared:
         "_date_shift",
         "_identifying",
         "_sop_class",
+        "memo",
         "pseudonymizer",
         "root",
         "sequence_processor",
@@ -54,6 +55,7 @@ class _Shared:
         self._identifying: frozenset[str] | None = None
         self._date_shift: int | None = None
         self._sop_class: str | None = None
+        self.memo: dict[Any, Any] = {}
 
 
 class Context:
@@ -119,6 +121,12 @@ class Context:
     @property
     def root(self) -> Dataset:
         return self._shared.root
+
+    @property
+    def memo(self) -> dict[Any, Any]:
+        """A dictionary for what operators work out once per de-identified dataset (it
+        lives as long as the de-identification of ``root``; key it by operator)."""
+        return self._shared.memo
 
     @property
     def pseudonymizer(self) -> Pseudonymizer:

@@ -11,6 +11,7 @@ from pydicom.sequence import Sequence
 
 from idiscore.errors import ConfigurationError
 from idiscore.operators.base import Context, Operator
+from idiscore.operators.codes import CODE_ATTRIBUTES, code_attribute
 from idiscore.operators.values import (
     DUMMY_STRINGS,
     INT_VRS,
@@ -45,10 +46,6 @@ _STRUCTURAL_VRS = frozenset(
         "OL",
         "OV",
     }
-)
-#: Coded concept elements (code value, scheme designator and version, meaning ...).
-_CODE_TRIPLET = frozenset(
-    {0x00080100, 0x00080102, 0x00080103, 0x00080104, 0x00080119, 0x00080120, 0x00080105}
 )
 _PATIENT_ID = 0x00100020
 _PATIENT_NAME = 0x00100010
@@ -141,8 +138,8 @@ class Replace(Operator):
 
     Multi-valued elements keep their number of values. A sequence keeps its items, with
     every value inside replaced except those that only carry structure (code strings,
-    numbers, coded concepts). UIDs get a keyed replacement UID, so references stay
-    consistent.
+    numbers, standard coded concepts -- see :mod:`idiscore.operators.codes`). UIDs get a
+    keyed replacement UID, so references stay consistent.
     """
 
     action_code = "D"
@@ -160,11 +157,15 @@ class Replace(Operator):
     def _inside_sequence(self, element: DataElement, context: Context) -> DataElement | None:
         """Inside a replaced sequence: what can identify is replaced, the structure stays.
 
-        Code strings (enumerated values and defined terms), numbers, tags and coded
-        concepts (code value, scheme, meaning) describe the structure of the item and
-        are kept, so the item stays valid; every other value gets a dummy.
+        Code strings (enumerated values and defined terms), numbers and tags describe
+        the structure of the item and are kept, so the item stays valid; a coded concept
+        is kept only when it is a standard code with its standard meaning, else it gets
+        the dummy code (:func:`~idiscore.operators.codes.code_attribute`); every other
+        value gets a dummy.
         """
-        if element.VR in _STRUCTURAL_VRS or int(element.tag) in _CODE_TRIPLET:
+        if int(element.tag) in CODE_ATTRIBUTES:
+            return code_attribute(element, context)
+        if element.VR in _STRUCTURAL_VRS:
             return element
         return self.apply(element, context)
 

@@ -104,6 +104,7 @@ def _column_rules(column: str) -> tuple[Rule, ...]:
         rules.extend(Rule(ident, _operator("K")) for ident in safe_private_identifiers())
     if column == "basic":
         rules.extend(file_meta_rules())
+        rules.extend(code_rules())
         rules.append(Rule(RepeatingGroup("60xx,xxxx"), _operator("X")))
     if column == "clean_graphics":
         rules.append(Rule(RepeatingGroup("60xx,xxxx"), _operator("K")))
@@ -139,6 +140,30 @@ def file_meta_rules() -> list[Rule]:
         "PrivateInformation",
     )
     return [Rule(SingleTag(keyword), Remove()) for keyword in keywords]
+
+
+def code_rules() -> list[Rule]:
+    """Rules for the attributes of coded concepts, which Table E.1-1 does not list.
+
+    A code item anywhere in the dataset keeps its code only when it is a standard code
+    with its standard meaning; local and site codes become a dummy code, and inside the
+    sequences that identify a person or an organisation no original code survives (see
+    :mod:`idiscore.operators.codes`). The SOP Common Module's Coding Scheme
+    Identification, Context Group Identification and Mapping Resource Identification
+    Sequences (Type 3 in every IOD) describe a site's own schemes, with their names and
+    responsible organisations: they are removed.
+    """
+    from idiscore.operators import Remove
+    from idiscore.operators.codes import CODE_ATTRIBUTES, StandardCodesOnly
+
+    rules = [Rule(SingleTag(tag), StandardCodesOnly()) for tag in sorted(CODE_ATTRIBUTES)]
+    for keyword in (
+        "CodingSchemeIdentificationSequence",
+        "ContextGroupIdentificationSequence",
+        "MappingResourceIdentificationSequence",
+    ):
+        rules.append(Rule(SingleTag(keyword), Remove()))
+    return rules
 
 
 def column_rule_set(column: str, extra: Iterable[Rule] = ()) -> RuleSet:
@@ -270,6 +295,7 @@ __all__ = [
     "SET_NAMES",
     "DICOMRuleSets",
     "cid7050",
+    "code_rules",
     "column_rule_set",
     "identifier_for",
     "safe_private_identifiers",
