@@ -63,12 +63,13 @@ from importlib import resources
 from typing import Any
 
 import pydicom
-from pydicom.datadict import tag_for_keyword
+from pydicom.datadict import DicomDictionary, tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.multival import MultiValue
 from pydicom.valuerep import PersonName
 
 from idiscore.errors import ConfigurationError
+from idiscore.identifier_shapes import identifier_tokens, is_measurement
 
 __all__ = ["Vocabulary", "clean_text", "default_vocabulary", "identifying_values"]
 
@@ -83,6 +84,7 @@ _BRACKETS = frozenset(_OPENERS + _CLOSERS)
 _SUFFIX_MARKS = "+-"  # "C+", "C-": kept with the word they end
 _TRIMMED = ".'\u2019"  # ignored at either end of a token when comparing ("Dr.", "'T1'")
 _MAX_DIGITS = 4
+_MIN_ID_DIGITS = 3  # letters with this many digits are an ID unless unit-shaped
 _MAX_RUNS = 4
 _MAX_PASSES = 8
 
@@ -228,81 +230,6 @@ def default_vocabulary() -> Vocabulary:
 
 
 # ----------------------------------------------------------------------------------------------
-# Sensitive patterns found on the whole text
-
-_NO_ALNUM_BEFORE = r"(?<![^\W_])"
-_NO_ALNUM_AFTER = r"(?![^\W_])"
-_NO_LETTER_BEFORE = r"(?<![^\W\d_])"
-_NO_LETTER_AFTER = r"(?![^\W\d_])"
-_MONTH = (
-    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
-    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
-)
-_ORDINAL = r"(?:st|nd|rd|th)?"
-_GAP = r"[\s\-./,]*"
-_DAY_OR_YEAR_AFTER = rf"(?:{_GAP}\d{{2,4}}(?!\d))?"
-
-
-@dataclass(frozen=True)
-class _Pattern:
-    regex: re.Pattern[str]
-    min_digits: int = 0
-
-
-def _pattern(source: str, min_digits: int = 0) -> _Pattern:
-    return _Pattern(re.compile(source, re.IGNORECASE), min_digits)
-
-
-_PATTERNS: tuple[_Pattern, ...] = (
-    # e-mail addresses and URLs
-    _pattern(r"(?<![\w.+%-])[\w.+%-]+@[\w-]+(?:\.[\w-]+)+"),
-    _pattern(r"(?<![\w.])(?:[a-z][a-z0-9+.-]*://|www\.)\S*"),
-    # numeric dates: 2020-01-31, 31/01/2020, 1.2.20, 2020-01, 01/2020
-    _pattern(rf"{_NO_ALNUM_BEFORE}\d{{4}}[-/.]\d{{1,2}}[-/.]\d{{1,2}}(?!\d)"),
-    _pattern(rf"{_NO_ALNUM_BEFORE}\d{{1,2}}[-/.]\d{{1,2}}[-/.]\d{{2,4}}(?!\d)"),
-    _pattern(rf"{_NO_ALNUM_BEFORE}(?:19|20)\d{{2}}[-/.](?:0?[1-9]|1[0-2])(?!\d)"),
-    _pattern(rf"{_NO_ALNUM_BEFORE}(?:0?[1-9]|1[0-2])[-/.](?:19|20)\d{{2}}(?!\d)"),
-    # dates with a month name: 31 Jan 2020, 31-JAN-2020, 31JAN2020, Jan 31st, 2020, Jan 2020
-    _pattern(
-        rf"(?<![\d.]){_NO_LETTER_BEFORE}\d{{1,2}}{_ORDINAL}{_GAP}{_NO_LETTER_BEFORE}{_MONTH}"
-        rf"{_NO_LETTER_AFTER}{_DAY_OR_YEAR_AFTER}"
-    ),
-    _pattern(
-        rf"{_NO_LETTER_BEFORE}{_MONTH}{_GAP}\d{{1,4}}{_ORDINAL}{_NO_ALNUM_AFTER}"
-        rf"{_DAY_OR_YEAR_AFTER}"
-    ),
-    # times: 12:30, 12:30:15.5, 5pm, 5 a.m., 12h30
-    _pattern(
-        rf"{_NO_ALNUM_BEFORE}\d{{1,2}}:\d{{2}}(?::\d{{2}}(?:[.,]\d+)?)?"
-        rf"(?:\s*[ap]\.?m\.?{_NO_LETTER_AFTER})?(?!\d)"
-    ),
-    _pattern(rf"{_NO_ALNUM_BEFORE}\d{{1,2}}\s*[ap]\.?m\.?{_NO_LETTER_AFTER}"),
-    _pattern(rf"{_NO_ALNUM_BEFORE}\d{{1,2}}h\d{{2}}(?!\d)"),
-    # phone numbers: +44 20 7946 0958, (555) 123-4567, 555-123-4567, 555 123 4567,
-    # 555-1234, 06 12 34 56 78
-    _pattern(rf"{_NO_ALNUM_BEFORE}\+\d{{1,3}}(?:[\s./-]?\(?\d{{1,5}}\)?){{2,6}}(?!\d)", 8),
-    _pattern(
-        rf"{_NO_ALNUM_BEFORE}\(\d{{2,5}}\)\s?\d{{2,4}}[\s.-]?\d{{2,4}}(?:[\s.-]?\d{{2,4}})?"
-        rf"{_NO_ALNUM_AFTER}"
-    ),
-    _pattern(r"(?<![\w.=])\d{3}[\s.-]\d{3}[\s.-]\d{4}(?![\w.])"),
-    _pattern(r"(?<![\w.=])\d{3,4}-\d{4}(?![\w.%])"),
-    _pattern(r"(?<![\w.=])0\d(?:[\s.-]\d{2}){4}(?![\w.])"),
-)
-
-
-def _sensitive_mask(text: str) -> list[bool]:
-    """True for every character of a date, a time, an e-mail address, a URL or a phone number."""
-    mask = [False] * len(text)
-    for pattern in _PATTERNS:
-        for match in pattern.regex.finditer(text):
-            if pattern.min_digits and sum(c.isdigit() for c in match.group()) < pattern.min_digits:
-                continue
-            mask[match.start() : match.end()] = [True] * (match.end() - match.start())
-    return mask
-
-
-# ----------------------------------------------------------------------------------------------
 # Token verdicts
 
 _ATOM = re.compile(r"(?P<letters>[^\W\d_]+)|(?P<number>\d+(?:\.\d+)*)|(?P<other>.)", re.DOTALL)
@@ -327,12 +254,14 @@ def _verdict(core: str, vocabulary: Vocabulary) -> _Verdict:
         return _Verdict.YEAR
     digits = 0
     runs = 0
+    letters = False
     for atom in _ATOM.finditer(core):
         value = atom.group()
         if atom.lastgroup == "letters":
             if value.upper() not in vocabulary.words:
                 return _Verdict.DROP
             runs += 1
+            letters = True
         elif atom.lastgroup == "number":
             if value.count(".") > 1:  # a UID or a dotted date
                 return _Verdict.DROP
@@ -342,6 +271,8 @@ def _verdict(core: str, vocabulary: Vocabulary) -> _Verdict:
             return _Verdict.DROP
     if runs == 0 or runs > _MAX_RUNS or digits > _MAX_DIGITS:
         return _Verdict.DROP
+    if letters and digits >= _MIN_ID_DIGITS and not is_measurement(core):
+        return _Verdict.DROP  # an ID shape: A1234, x204
     return _Verdict.KEEP
 
 
@@ -359,6 +290,10 @@ class _IdentifyingMatcher:
                 sequences.add(keys)
         self.singles = frozenset(singles)
         self.sequences = tuple(sorted(sequences))
+        by_first: dict[str, list[tuple[str, ...]]] = {}
+        for sequence in self.sequences:
+            by_first.setdefault(sequence[0], []).append(sequence)
+        self._by_first = {key: tuple(found) for key, found in by_first.items()}
 
     def matches_token(self, token: _Token) -> bool:
         if token.key in self.singles:
@@ -371,9 +306,10 @@ class _IdentifyingMatcher:
         """Mark as dropped every run of ``indices`` that spells an identifying sequence."""
         changed = False
         keys = [tokens[index].key for index in indices]
-        for sequence in self.sequences:
-            size = len(sequence)
-            for start in range(len(keys) - size + 1):
+        by_first = self._by_first
+        for start, key in enumerate(keys):
+            for sequence in by_first.get(key, ()):
+                size = len(sequence)
                 if tuple(keys[start : start + size]) == sequence:
                     for index in indices[start : start + size]:
                         changed = changed or keep[index]
@@ -397,10 +333,10 @@ def _is_b_value(text: str, tokens: Sequence[_Token], position: int) -> bool:
 def _decide(
     text: str, tokens: list[_Token], matcher: _IdentifyingMatcher, vocab: Vocabulary
 ) -> list[bool]:
-    mask = _sensitive_mask(text)
+    shaped = identifier_tokens(text, tokens, vocab.words)
     keep: list[bool] = []
     for position, token in enumerate(tokens):
-        if not token.core or any(mask[token.start : token.end]) or matcher.matches_token(token):
+        if not token.core or shaped[position] or matcher.matches_token(token):
             keep.append(False)
             continue
         verdict = _verdict(token.core, vocab)
@@ -554,39 +490,83 @@ def clean_text(
 # ----------------------------------------------------------------------------------------------
 # Identifying values of a dataset
 
-_PERSON_KEYWORDS = (
-    "PatientName",
-    "OtherPatientNames",
-    "PatientBirthName",
-    "PatientMotherBirthName",
-    "ResponsiblePerson",
-    "ReferringPhysicianName",
-    "ConsultingPhysicianName",
-    "PerformingPhysicianName",
-    "NameOfPhysiciansReadingStudy",
-    "PhysiciansOfRecord",
-    "RequestingPhysician",
-    "ScheduledPerformingPhysicianName",
-    "OperatorsName",
-)
+
+def _person_keywords() -> tuple[str, ...]:
+    """Every current attribute of the DICOM dictionary whose VR is PN."""
+    return tuple(
+        sorted(entry[4] for entry in DicomDictionary.values() if entry[0] == "PN" and not entry[3])
+    )
+
+
+_PERSON_KEYWORDS = _person_keywords()
 _OTHER_KEYWORDS = (
     "PatientID",
     "OtherPatientIDs",
     "IssuerOfPatientID",
     "AccessionNumber",
     "StudyID",
+    "AdmissionID",
+    "ServiceEpisodeID",
+    "RequestedProcedureID",
+    "ScheduledProcedureStepID",
+    "PerformedProcedureStepID",
+    "PlacerOrderNumberImagingServiceRequest",
+    "FillerOrderNumberImagingServiceRequest",
     "MedicalRecordLocator",
-    "PatientBirthDate",
     "PatientAddress",
     "PatientTelephoneNumbers",
+    "RegionOfResidence",
+    "PatientInstitutionResidence",
+    "CurrentPatientLocation",
     "ResponsibleOrganization",
+    "ReferringPhysicianAddress",
+    "ReferringPhysicianTelephoneNumbers",
+    "PersonAddress",
+    "PersonTelephoneNumbers",
+    "OrderCallbackPhoneNumber",
     "InstitutionName",
     "InstitutionAddress",
     "InstitutionalDepartmentName",
     "StationName",
+    "ScheduledStationName",
+    "PerformedStationName",
     "DeviceSerialNumber",
 )
-_NESTED = {"OtherPatientIDsSequence": ("PatientID", "IssuerOfPatientID")}
+_DATE_KEYWORDS = ("PatientBirthDate",)
+#: Sequences whose items name people, IDs or institutions; read recursively (items get the
+#: top-level keywords, and their code sequences the code value and meaning).
+_NESTED = (
+    "OtherPatientIDsSequence",
+    "ReferringPhysicianIdentificationSequence",
+    "ConsultingPhysicianIdentificationSequence",
+    "PhysiciansOfRecordIdentificationSequence",
+    "PerformingPhysicianIdentificationSequence",
+    "PhysiciansReadingStudyIdentificationSequence",
+    "OperatorIdentificationSequence",
+    "RequestAttributesSequence",
+    "VerifyingObserverSequence",
+)
+_IDENTIFYING_CODES = (
+    "PersonIdentificationCodeSequence",
+    "InstitutionCodeSequence",
+    "VerifyingObserverIdentificationCodeSequence",
+)
+_CODE_KEYWORDS = ("CodeValue", "CodeMeaning")
+_MAX_NESTING = 3
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 _MIN_LENGTH = 2
 
 
@@ -664,7 +644,14 @@ def _identity_key(dataset: pydicom.Dataset) -> tuple[object, ...] | None:
     """
     global _IDENTITY_TAGS
     if _IDENTITY_TAGS is None:
-        keywords = (*_PERSON_KEYWORDS, *_OTHER_KEYWORDS, *_NESTED, "SpecificCharacterSet")
+        keywords = (
+            *_PERSON_KEYWORDS,
+            *_OTHER_KEYWORDS,
+            *_DATE_KEYWORDS,
+            *_NESTED,
+            *_IDENTIFYING_CODES,
+            "SpecificCharacterSet",
+        )
         _IDENTITY_TAGS = tuple(int(tag_for_keyword(k) or 0) for k in keywords)
     elements = dataset._dict
     key: list[object] = []
@@ -710,27 +697,80 @@ def find_identifying_values(
 ) -> frozenset[str]:
     """The identifying values of ``dataset`` to pass to :func:`clean_text`.
 
-    Reads names (every part), IDs, accession number, birth date, addresses and phone numbers,
-    institution, department and station names, the device serial number and the IDs of the
-    Other Patient IDs Sequence. Multi-word institution-like values contribute their whole value
-    and their words that are not in ``vocabulary`` (default: :func:`default_vocabulary`).
-    Values shorter than two characters are ignored. The dataset is only read.
+    Reads every person name (every attribute of VR PN, with every part), IDs, accession
+    number, order and procedure step numbers, addresses and phone numbers, institution,
+    department and station names, the device serial number, the patient's birth date (also
+    as it is usually written: ``1961-03-01``, ``01/03/1961``, ``03/01/1961``, ``1.3.1961``,
+    ``01-Mar-1961``, ``1 March 1961``, ``Mar 1, 1961`` ...) and the same attributes in the
+    items of the sequences that identify people (Other Patient IDs, the physician and operator
+    identification sequences, Request Attributes, Verifying Observer), with the code values
+    and meanings of their person and institution codes. Multi-word institution-like values
+    contribute their whole value and their words that are not in ``vocabulary`` (default:
+    :func:`default_vocabulary`). Values shorter than two characters are ignored. The dataset
+    is only read.
     """
     vocab = default_vocabulary() if vocabulary is None else vocabulary
     found: set[str] = set()
+    _collect(dataset, vocab, found, 0)
+    for keyword in _DATE_KEYWORDS:
+        for value in _element_strings(dataset, keyword):
+            found.update(_date_renderings(value))
+    return frozenset(stripped for value in found if len(stripped := value.strip()) >= _MIN_LENGTH)
+
+
+def _collect(dataset: pydicom.Dataset, vocab: Vocabulary, found: set[str], depth: int) -> None:
     for keyword in _PERSON_KEYWORDS:
         for name in _element_strings(dataset, keyword):
             found.update(_person_parts(name))
     for keyword in _OTHER_KEYWORDS:
         for value in _element_strings(dataset, keyword):
             found.update(_other_parts(value, vocab))
-    for sequence_keyword, keywords in _NESTED.items():
-        try:
-            items = _read(dataset, sequence_keyword)
-        except Exception:  # an undecodable sequence: nothing to read
-            items = None
-        for item in items if isinstance(items, pydicom.Sequence) else ():
-            for keyword in keywords:
+    if depth:
+        for keyword in _DATE_KEYWORDS:
+            for value in _element_strings(dataset, keyword):
+                found.update(_date_renderings(value))
+    if depth >= _MAX_NESTING:
+        return
+    for sequence_keyword in _NESTED:
+        for item in _items(dataset, sequence_keyword):
+            _collect(item, vocab, found, depth + 1)
+    for sequence_keyword in _IDENTIFYING_CODES:
+        for item in _items(dataset, sequence_keyword):
+            for keyword in _CODE_KEYWORDS:
                 for value in _element_strings(item, keyword):
                     found.update(_other_parts(value, vocab))
-    return frozenset(stripped for value in found if len(stripped := value.strip()) >= _MIN_LENGTH)
+
+
+def _items(dataset: pydicom.Dataset, keyword: str) -> list[pydicom.Dataset]:
+    try:
+        items = _read(dataset, keyword)
+    except Exception:  # an undecodable sequence: nothing to read
+        return []
+    return list(items) if isinstance(items, pydicom.Sequence) else []
+
+
+def _date_renderings(value: str) -> Iterator[str]:
+    """A DICOM date (``19610301``) as it is usually written in free text."""
+    digits = value.strip().replace(".", "")
+    if len(digits) != 8 or not digits.isdigit():
+        return
+    year, month, day = digits[:4], int(digits[4:6]), int(digits[6:])
+    if not 1 <= month <= 12 or not 1 <= day <= 31:
+        return
+    yield digits
+    short = year[2:]
+    for y in (year, short):
+        for d, m in ((f"{day:02d}", f"{month:02d}"), (str(day), str(month))):
+            for separator in "/.-":
+                yield f"{d}{separator}{m}{separator}{y}"  # day first
+                yield f"{m}{separator}{d}{separator}{y}"  # month first
+    for separator in "-/.":
+        yield f"{year}{separator}{month:02d}{separator}{day:02d}"
+    full = _MONTHS[month - 1]
+    for name in (full, full[:3]):
+        for d in (str(day), f"{day:02d}"):
+            yield f"{d} {name} {year}"
+            yield f"{d}-{name}-{year}"
+            yield f"{name} {d}, {year}"
+            yield f"{name} {d} {year}"
+            yield f"{d}{name}{year}"
