@@ -63,7 +63,8 @@ from importlib import resources
 from typing import Any
 
 import pydicom
-from pydicom.datadict import DicomDictionary, tag_for_keyword
+from pydicom._dicom_dict import DicomDictionary
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.multival import MultiValue
 from pydicom.valuerep import PersonName
