@@ -323,12 +323,19 @@ def _matcher_for(values: frozenset[str]) -> _IdentifyingMatcher:
     return _IdentifyingMatcher(values)
 
 
-def _is_b_value(text: str, tokens: Sequence[_Token], position: int) -> bool:
+_PARAMETERS = frozenset({"TR", "TE", "TI", "KV", "KVP", "MAS", "DLP", "FOV"})
+
+
+def _is_parameter_value(text: str, tokens: Sequence[_Token], position: int) -> bool:
+    """Whether a year-like number is the value of a parameter (``b=2000``, ``TR 2000``)."""
     if position == 0:
         return False
     previous = tokens[position - 1]
     between = text[previous.end : tokens[position].start].strip()
-    return previous.core.upper() == "B" and between in {"=", ":"}
+    name = previous.core.upper()
+    return (name == "B" and between in {"=", ":"}) or (
+        name in _PARAMETERS and between in {"", "=", ":"}
+    )
 
 
 def _decide(
@@ -342,7 +349,7 @@ def _decide(
             continue
         verdict = _verdict(token.core, vocab)
         if verdict == _Verdict.YEAR:
-            keep.append(_is_b_value(text, tokens, position))
+            keep.append(_is_parameter_value(text, tokens, position))
         else:
             keep.append(verdict == _Verdict.KEEP)
     if matcher.sequences:

@@ -31,19 +31,22 @@ The rules, in the order they are applied (each marks tokens; a marked token is d
    and tokens of letters and digits joined to them by a bare ``-`` or ``/`` (``S12-3456``),
    form one run. A run of five digits or more is an identifier. Three exceptions, for plain
    numbers only, keep measurements: a range of two ascending groups of at most three digits
-   (``100-120``), a list followed by a unit (``10 20 30 mm``), b-values after ``b``
-   (``b=0 500 1000``). A short word (up to four letters) joined to a dropped run by a bare
-   ``-`` or ``/`` is the run's prefix (``AB-1234-5678``) and goes with it.
+   (``100-120``), a count after a counting word (``image 45/120``), a list followed by a unit
+   (``10 20 30 mm``), b-values after ``b`` (``b=0 500 1000``). A short word (up to four
+   letters) joined to a dropped run by a bare ``-`` or ``/`` is the run's prefix
+   (``AB-1234-5678``) and goes with it.
 4. **Labelled numbers**: after a label (``MRN``, ``ID``, ``Acc``, ``SSN``, ``DOB``, ``Patient``,
    ``Case``, ``Tel``, ``Pager``, ``Ext``, ``Room`` ... see :data:`LABELS`), and after up to two
    filler words (``MRN is``, ``SSN ending``), the next run of tokens holding digits is an
    identifier whatever its length (``MRN 1234``, ``ext. 12``). A ``#`` before digits is a label
    too, except after a counting word and for at most two digits (``lesion #2``).
-5. **Names after a title** (``Dr.``, ``Mrs``, ``Prof`` ...): initials and the next word go; so
-   does the word after that, when the first was not a vocabulary word (a given name) or, in
-   mixed-case text, when it is capitalised. A title written in capitals without a dot
-   (``DR``, ``MS``, ``MR`` are also modalities and diseases) counts only before a word that is
-   not in the vocabulary.
+5. **Names after a title** (``Dr.``, ``Mrs``, ``Prof`` ...): the title, initials and the next
+   word go; so does the word after that when it is capitalised in mixed-case text
+   (``Dr. John White``), or, in text of one case, when the first was not a vocabulary word (a
+   given name: ``DR JOHN WHITE``). A title without a dot and not capitalised (``DR``, ``MS``,
+   ``MR`` are also modalities and diseases, ``ms`` a unit) counts only in text of one case and
+   before a word of letters that is not in the vocabulary (``DR JOHNSON``, not ``MR BRAIN``
+   or ``MR CTSCAN07``).
 
 Letters-and-digits tokens with three digits or more (``A1234``, ``x204``, ``RX991``) are judged
 by :func:`is_measurement`: only unit-like shapes survive (``b1000``, ``TI2500``, ``120kV``,
@@ -205,7 +208,7 @@ _DATE_WORDS = _wordset(
 TITLES = _wordset("dr doctor prof professor mr mrs ms miss mx sr sister rev")
 _UNITS = _wordset(
     """
-    mm cm m um µm ms s sec secs min mins h hr hrs kv kvp ma mas ml cc l mg g kg mgy gy msv
+    mm cm m um ms s sec secs min mins h hr hrs kv kvp ma mas ml cc l mg g kg mgy gy msv
     sv mgycm t mt hz khz mhz bpm kev mev mbq gbq mci uci % deg ° degrees x mm2 mm3 cm2 cm3
     mmol hu
     """
@@ -240,6 +243,7 @@ _MIN_RUN_DIGITS = 5
 _B_VALUE = re.compile(r"b\d*")
 _B_JOIN = frozenset({"", "=", ":", ","})
 _WORD = re.compile(r"[^\W\d_]+")
+_NAME = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
 
 
 def _key(core: str) -> str:
@@ -387,6 +391,8 @@ def _measurements(
     if any(len(group) > 4 for group in groups):
         return False
     inner = [gaps[i] for i in range(first + 1, last + 1)]
+    if len(groups) == 2 and inner[0].strip() == "/" and first and keys[first - 1] in _COUNTING:
+        return True  # a count: image 45/120
     if (
         len(groups) == 2
         and inner[0].strip() == "-"
@@ -466,22 +472,26 @@ def _titles(
             continue  # a unit: 30 ms
         title = tokens[index]
         written = title.core
-        strong = text[title.start : title.end].endswith(".") or written[1:] != written[1:].upper()
+        strong = text[title.start : title.end].endswith(".") or (
+            written[:1].isupper() and not written[1:].isupper()
+        )
+        if not strong and mixed_case:
+            continue  # MR, DR, MS in mixed-case text, ms after a number: not titles
         position = index + 1
         while position < count and len(tokens[position].core) == 1:  # initials
             position += 1
         if position >= count:
             continue
-        first = _WORD.match(tokens[position].core)
+        first = _NAME.fullmatch(tokens[position].core)
         if first is None:
             continue
         given = first.group().upper() not in vocabulary
         if not strong and not given:
             continue
-        for name in range(index + 1, position + 1):
-            marked[name] = True
+        for name in range(index, position + 1):  # the title goes too: it names nobody
+            marked[name] = True  # alone, but a name could follow it once words are dropped
         if position + 1 < count:
             second = tokens[position + 1].core
             capitalised = second[:1].isupper() and not second.isupper()
-            if _WORD.match(second) and (given or (mixed_case and capitalised)):
+            if _WORD.match(second) and (capitalised if mixed_case else given):
                 marked[position + 1] = True
