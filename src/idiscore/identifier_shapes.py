@@ -468,14 +468,12 @@ def _titles(
     for index, key in enumerate(keys):
         if key not in TITLES or index + 1 >= count:
             continue
-        if index and _DIGIT.search(tokens[index - 1].core):
-            continue  # a unit: 30 ms
         title = tokens[index]
         written = title.core
         strong = text[title.start : title.end].endswith(".") or (
             written[:1].isupper() and not written[1:].isupper()
         )
-        if not strong and mixed_case:
+        if not strong and (mixed_case or (index and _DIGIT.search(tokens[index - 1].core))):
             continue  # MR, DR, MS in mixed-case text, ms after a number: not titles
         position = index + 1
         while position < count and len(tokens[position].core) == 1:  # initials
