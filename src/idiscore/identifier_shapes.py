@@ -34,7 +34,9 @@ The rules, in the order they are applied (each marks tokens; a marked token is d
    (``100-120``), a count after a counting word (``image 45/120``), a list followed by a unit
    (``10 20 30 mm``), b-values after ``b`` (``b=0 500 1000``). A short word (up to four
    letters) joined to a dropped run by a bare ``-`` or ``/`` is the run's prefix
-   (``AB-1234-5678``) and goes with it.
+   (``AB-1234-5678``) and goes with it; joined by ``-`` to a number of three or four digits
+   it makes an ID too (``JS-1234``, ``RX-991``), unless the two are a parameter and its
+   value (``b-1000``, ``TR-2000``).
 4. **Labelled numbers**: after a label (``MRN``, ``ID``, ``Acc``, ``SSN``, ``DOB``, ``Patient``,
    ``Case``, ``Tel``, ``Pager``, ``Ext``, ``Room`` ... see :data:`LABELS`), and after up to two
    filler words (``MRN is``, ``SSN ending``), the next run of tokens holding digits is an
@@ -362,16 +364,29 @@ def _runs(
         ):
             last += 1
         digits = sum(kinds[i][1] for i in range(index, last + 1))
-        if digits >= _MIN_RUN_DIGITS and not _measurements(keys, kinds, gaps, index, last):
-            for position in range(index, last + 1):
-                marked[position] = True
-            prefix = index - 1
-            if (
+        prefix = index - 1
+        if not (
+            prefix >= 0
+            and gaps[index] in _TIGHT_JOIN
+            and kinds[prefix][0] == _OTHER
+            and len(keys[prefix]) <= 4
+            and keys[prefix].isalpha()
+        ):
+            prefix = -1
+        if digits >= _MIN_RUN_DIGITS:
+            identifier = not _measurements(keys, kinds, gaps, index, last)
+        else:  # AB-1234, RX-991: letters and a number of three digits or more
+            identifier = (
                 prefix >= 0
-                and gaps[index] in _TIGHT_JOIN
-                and kinds[prefix][0] == _OTHER
-                and len(keys[prefix]) <= 4
-            ):
+                and gaps[index] == "-"
+                and kinds[index][0] == _NUMBER
+                and kinds[index][1] >= 3
+                and not is_measurement(keys[prefix] + keys[index])
+            )
+        if identifier:
+            for position in range(max(prefix, index), last + 1):
+                marked[position] = True
+            if prefix >= 0:
                 marked[prefix] = True
         index = last + 1
 
