@@ -287,8 +287,9 @@ def _items(dataset: pydicom.Dataset, keyword: str) -> list[pydicom.Dataset]:
 
 
 def _date_renderings(value: str) -> Iterator[str]:
-    """A DICOM date (``19610301``) as it is usually written in free text."""
-    digits = value.strip().replace(".", "")
+    """A DICOM date (``19610301``) as written, and as it is usually written in free text."""
+    yield value.strip()
+    digits = "".join(char for char in value if char not in " .-/")
     if len(digits) != 8 or not digits.isdigit():
         return
     year, month, day = digits[:4], int(digits[4:6]), int(digits[6:])
