@@ -1,7 +1,7 @@
 """Descriptor cleaning on the labelled corpus: recall, precision and time per call.
 
     .venv/bin/python benchmarks/clean_text.py                   # this checkout
-    .venv/bin/python benchmarks/clean_text.py --baseline main   # and a git revision beside it
+    .venv/bin/python benchmarks/clean_text.py --baseline aae89fb   # and a revision beside it
 
 The corpus is ``tests/data/clean_corpus.txt`` (see ``tests/clean_corpus.py``). Recall is the
 share of labelled identifier tokens that do not survive; precision the share of the words a
@@ -12,7 +12,9 @@ that once per dataset). ``clean_text`` itself remembers nothing between calls ex
 matcher of a set of identifying values; the core remembers whole results per value.
 
 ``--baseline REV`` loads ``src/idiscore/cleaning.py`` and its vocabulary from the git
-revision ``REV`` and measures it on the same corpus, in the same process, interleaved.
+revision ``REV`` and measures it on the same corpus, in the same process, interleaved. It
+suits revisions from before ``cleaning`` was split (``aae89fb``): a later ``cleaning.py``
+imports the other modules of this checkout.
 """
 
 from __future__ import annotations
