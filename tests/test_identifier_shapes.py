@@ -53,6 +53,8 @@ from idiscore.cleaning import clean_text, default_vocabulary
         ("CT HEAD #1234", "CT HEAD"),
         ("CT HEAD MRN#1234", "CT HEAD"),
         ("CT HEAD room 412", "CT HEAD"),
+        ("CT HEAD MRN Smith 1234", "CT HEAD"),  # the label reaches over a dropped word
+        ("CT HEAD Patient John Carter 12", "CT HEAD"),
         # letters with three digits or more: ID shapes
         ("CT HEAD A1234", "CT HEAD"),
         ("CT HEAD RX991", "CT HEAD"),

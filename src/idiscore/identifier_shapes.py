@@ -39,7 +39,8 @@ The rules, in the order they are applied (each marks tokens; a marked token is d
    value (``b-1000``, ``TR-2000``).
 4. **Labelled numbers**: after a label (``MRN``, ``ID``, ``Acc``, ``SSN``, ``DOB``, ``Patient``,
    ``Case``, ``Tel``, ``Pager``, ``Ext``, ``Room`` ... see :data:`LABELS`), and after up to two
-   filler words (``MRN is``, ``SSN ending``), the next run of tokens holding digits is an
+   filler words or words that are not in the vocabulary (``MRN is``, ``SSN ending``,
+   ``Patient Smith``), the next run of tokens holding digits is an
    identifier whatever its length (``MRN 1234``, ``ext. 12``). A ``#`` before digits is a label
    too, except after a counting word and for at most two digits (``lesion #2``).
 5. **Names after a title** (``Dr.``, ``Mrs``, ``Prof`` ...): the title, initials and the next
@@ -285,7 +286,7 @@ def identifier_tokens(
         gaps = [text[tokens[i - 1].end if i else 0 : tokens[i].start] for i in range(count)]
         _partial_dates(text, tokens, keys, marked)
         _runs(tokens, keys, kinds, gaps, marked)
-        _labels(keys, kinds, gaps, marked)
+        _labels(keys, kinds, gaps, vocabulary, marked)
     if not TITLES.isdisjoint(keys):
         _titles(text, tokens, keys, vocabulary, marked)
     return marked
@@ -426,7 +427,11 @@ def _measurements(
 
 
 def _labels(
-    keys: list[str], kinds: list[tuple[int, int]], gaps: list[str], marked: list[bool]
+    keys: list[str],
+    kinds: list[tuple[int, int]],
+    gaps: list[str],
+    vocabulary: frozenset[str],
+    marked: list[bool],
 ) -> None:
     """Rule 4: digits after a label, or after ``#``."""
     count = len(keys)
@@ -435,7 +440,7 @@ def _labels(
         if keys[index] in LABELS:
             target = index + 1
             skipped = 0
-            while target < count and keys[target] in _FILLERS and skipped < 2:
+            while target < count and skipped < 2 and _skippable(keys[target], vocabulary):
                 target += 1
                 skipped += 1
             if target < count and _LABEL_JOIN.fullmatch(gaps[target]) is None:
@@ -468,6 +473,12 @@ def _labels(
             ):
                 break
             position = following
+
+
+def _skippable(key: str, vocabulary: frozenset[str]) -> bool:
+    """A filler word, or a word that the cleaner drops anyway (``MRN Smith 1234``): a label
+    reaches over it, which it could not once the word is gone."""
+    return key in _FILLERS or (key.isalpha() and key.upper() not in vocabulary)
 
 
 def _titles(
