@@ -12,7 +12,7 @@ from clean_corpus import IDENTIFIER, Case, leaks, load, parse, score
 from idiscore.cleaning import clean_text, identifying_values
 
 CASES = load()
-#: Measured on this corpus: 840 of the 843 required words are kept (0.996). The floor leaves
+#: Measured on this corpus: 895 of the 898 required words are kept (0.997). The floor leaves
 #: room for a few words of new cases, not for a regression of the rules.
 PRECISION_FLOOR = 0.98
 

@@ -36,7 +36,8 @@ The rules, in the order they are applied (each marks tokens; a marked token is d
    letters) joined to a dropped run by a bare ``-`` or ``/`` is the run's prefix
    (``AB-1234-5678``) and goes with it; joined by ``-`` to a number of three or four digits
    it makes an ID too (``JS-1234``, ``RX-991``), unless the two are a parameter and its
-   value (``b-1000``, ``TR-2000``).
+   value (``b-1000``, ``TR-2000``); so does a number with a leading zero after a word the
+   vocabulary does not know (``PACS-WEST-02``).
 4. **Labelled numbers**: after a label (``MRN``, ``ID``, ``Acc``, ``SSN``, ``DOB``, ``Patient``,
    ``Case``, ``Tel``, ``Pager``, ``Ext``, ``Room`` ... see :data:`LABELS`), and after up to two
    filler words or words that are not in the vocabulary (``MRN is``, ``SSN ending``,
@@ -285,7 +286,7 @@ def identifier_tokens(
         kinds = [_kind(token.core) for token in tokens]
         gaps = [text[tokens[i - 1].end if i else 0 : tokens[i].start] for i in range(count)]
         _partial_dates(text, tokens, keys, marked)
-        _runs(tokens, keys, kinds, gaps, marked)
+        _runs(tokens, keys, kinds, gaps, vocabulary, marked)
         _labels(keys, kinds, gaps, vocabulary, marked)
     if not TITLES.isdisjoint(keys):
         _titles(text, tokens, keys, vocabulary, marked)
@@ -347,6 +348,7 @@ def _runs(
     keys: list[str],
     kinds: list[tuple[int, int]],
     gaps: list[str],
+    vocabulary: frozenset[str],
     marked: list[bool],
 ) -> None:
     """Rule 3: runs of digit groups of five digits or more."""
@@ -374,16 +376,24 @@ def _runs(
             and keys[prefix].isalpha()
         ):
             prefix = -1
+        word = index - 1  # a word joined by a dash: PACS-WEST-02
+        if not (
+            word >= 0 and gaps[index] == "-" and kinds[word][0] == _OTHER and keys[word].isalpha()
+        ):
+            word = -1
         if digits >= _MIN_RUN_DIGITS:
             identifier = not _measurements(keys, kinds, gaps, index, last)
-        else:  # AB-1234, RX-991: letters and a number of three digits or more
-            identifier = (
+        elif word >= 0 and kinds[index][0] == _NUMBER:
+            identifier = (  # AB-1234, RX-991: letters and a number of three digits or more
                 prefix >= 0
-                and gaps[index] == "-"
-                and kinds[index][0] == _NUMBER
                 and kinds[index][1] >= 3
                 and not is_measurement(keys[prefix] + keys[index])
+            ) or (  # WEST-02: a numbered name, the name unknown to the vocabulary
+                keys[index].startswith("0") and keys[word].upper() not in vocabulary
             )
+            prefix = word if identifier else prefix
+        else:
+            identifier = False
         if identifier:
             for position in range(max(prefix, index), last + 1):
                 marked[position] = True
