@@ -273,7 +273,9 @@ def test_dates_times_contacts_and_long_numbers_are_dropped(text: str) -> None:
 
 
 def test_short_technical_numbers_are_kept() -> None:
-    assert clean_text("T2 5 mm 3 1000 2.5 0.625 50%") == "T2 5 mm 3 1000 2.5 0.625 50%"
+    assert clean_text("T2 5 mm, 3, 1000, 2.5 0.625 50%") == "T2 5 mm, 3, 1000, 2.5 0.625 50%"
+    # two plain numbers next to each other with five digits or more are a split ID
+    assert clean_text("T2 5 mm 3 1000") == "T2 5 mm"
 
 
 def test_identifying_values_given_as_one_string() -> None:
