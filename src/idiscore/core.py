@@ -41,6 +41,8 @@ from idiscore.errors import (
     DeidentificationError,
     IDISCoreError,
     InputError,
+    StorageError,
+    idiscore_error,
 )
 from idiscore.fileio import DEFAULT_DEFER_SIZE, OutputDataset, deferred_window, dictionary_vr
 from idiscore.fileio import read as read_file
@@ -204,6 +206,10 @@ class Core:
             DeidentificationError: an element or the pixel data could not be processed
                 (:class:`~idiscore.errors.PixelDataProcessingError` for pixels).
             InputError: a value left in the file (``defer_size``) cannot be read any more.
+
+        Any other error met on the way (pydicom cannot decode a value, the data set is
+        nested too deeply ...) becomes a :class:`DeidentificationError` naming its type
+        but not its message, which may quote an element value.
         """
         if not isinstance(dataset, Dataset):
             raise TypeError(f"deidentify() needs a pydicom Dataset, got {type(dataset)!r}")
@@ -211,7 +217,10 @@ class Core:
             # pydicom warns about invalid values of the input as it decodes them, quoting
             # the value: that would put PHI in logs, and says nothing about the output
             warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom\.")
-            return self._deidentify(dataset, stream_deferred=stream)
+            try:
+                return self._deidentify(dataset, stream_deferred=stream)
+            except Exception as exc:
+                raise idiscore_error(exc, "cannot de-identify") from None
 
     def deidentify_file(
         self,
@@ -235,8 +244,10 @@ class Core:
         before ``source`` changes.
 
         Raises:
-            InputError: ``source`` is not a readable DICOM file, or is ``destination``.
+            InputError: ``source`` is not a readable DICOM file (a FIFO or a device is
+                refused before it is opened), or is ``destination``.
             DatasetRejectedError, DeidentificationError: as :meth:`deidentify`.
+            StorageError: ``destination`` cannot be written (also an ``OSError``).
         """
         path = os.fspath(source)
         if isinstance(destination, str | os.PathLike) and _same_file(path, destination):
@@ -247,8 +258,22 @@ class Core:
             raise InputError(f"{path}: {exc}") from None
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom\.")
-            output = self._deidentify(dataset, stream_deferred=True)
-        save_file(output, destination)
+            try:
+                output = self._deidentify(dataset, stream_deferred=True)
+            except Exception as exc:
+                raise idiscore_error(exc, "cannot de-identify") from None
+            try:
+                save_file(output, destination)
+            except OSError as exc:
+                if isinstance(exc, IDISCoreError):
+                    raise
+                named = isinstance(destination, str | os.PathLike)
+                where = repr(os.fspath(destination)) if named else "the output"  # type: ignore[arg-type]
+                raise StorageError(
+                    exc.errno, f"cannot write {where}: {exc.strerror or type(exc).__name__}"
+                ) from None
+            except Exception as exc:
+                raise idiscore_error(exc, "cannot write the de-identified data set") from None
         return output
 
     def _deidentify(self, dataset: Dataset, *, stream_deferred: bool = False) -> Dataset:

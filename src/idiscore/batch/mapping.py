@@ -110,13 +110,7 @@ class MappingFile:
                 "output folder and report) with the mapping"
             )
         if not resume:
-            for existing in (target, journal):
-                if _exists(existing):
-                    raise ConfigurationError(
-                        f"the mapping file {os.fspath(existing)!r} already exists; resume "
-                        "that run (resume=True, --resume), which adds to it, or choose "
-                        "another mapping file (it is never overwritten)"
-                    )
+            cls.refuse_existing(target)
         recorder = MappingRecorder()
         earlier: list[_Entry] = []
         if resume:
@@ -134,6 +128,19 @@ class MappingFile:
             os.fchmod(fd, 0o600)
         mapping._handle = os.fdopen(fd, "wb")
         return mapping
+
+    @staticmethod
+    def refuse_existing(path: str | os.PathLike[str]) -> None:
+        """Raise :class:`ConfigurationError` if the mapping file or its journal exists (a
+        batch that does not resume never adds to, nor overwrites, a mapping)."""
+        target = Path(path)
+        for existing in (target, journal_path(target)):
+            if _exists(existing):
+                raise ConfigurationError(
+                    f"the mapping file {os.fspath(existing)!r} already exists; resume "
+                    "that run (resume=True, --resume), which adds to it, or choose "
+                    "another mapping file (it is never overwritten)"
+                )
 
     def add(self, entries: Iterable[_Entry]) -> None:
         """Take the entries of one committed output; journal those not seen before."""

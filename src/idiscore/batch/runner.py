@@ -21,6 +21,7 @@ returned summary says it was interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import re
@@ -35,7 +36,9 @@ from pydicom.dataset import Dataset
 
 from idiscore.batch.durability import FSYNC_POLICIES, Checkpointer
 from idiscore.batch.engines import Engine, InProcessEngine, ProcessPoolEngine
+from idiscore.batch.locking import RunLock
 from idiscore.batch.mapping import MappingFile
+from idiscore.batch.preflight import prepare_folder, probe, storage_error
 from idiscore.batch.report import (
     STATUSES,
     DigestSet,
@@ -46,15 +49,23 @@ from idiscore.batch.report import (
     path_digest,
 )
 from idiscore.batch.safety import check_paths
-from idiscore.batch.sources import SNIFF_BYTES, Candidate, discover, sniff, sniff_head
+from idiscore.batch.sources import (
+    SNIFF_BYTES,
+    Candidate,
+    check_inputs,
+    discover,
+    sniff,
+    sniff_head,
+)
 from idiscore.batch.writer import (
     LAYOUTS,
     commit,
     copy_to_quarantine,
     discard,
+    inside,
     output_path,
+    same_content,
     sweep_temp_files,
-    temp_token,
     write_temp,
 )
 from idiscore.errors import (
@@ -62,8 +73,10 @@ from idiscore.errors import (
     DatasetRejectedError,
     DeidentificationError,
     InputError,
+    StorageError,
 )
 from idiscore.fileio import read_counting_warnings
+from idiscore.filekinds import open_regular
 from idiscore.pseudonyms import MappingRecorder
 
 if TYPE_CHECKING:
@@ -96,8 +109,8 @@ class BatchOptions:
         layout: ``"mirror"`` or ``"patient"`` (see :mod:`idiscore.batch.writer`).
         report: JSON-lines report file (see :mod:`idiscore.batch.report`), or None.
         quarantine: folder that receives copies of rejected and failed inputs, or None.
-        resume: skip inputs the report lists as done, and append to the report (and to
-            the mapping file).
+        resume: skip inputs the report has a final line for (done, rejected, skipped,
+            failed), and append to the report (and to the mapping file).
         workers: 1 runs in this process; more uses a process pool.
         mapping: file (``.csv``, ``.sqlite`` or ``.db``) that receives every pseudonym the
             outputs use, with its original value, or None (nothing is recorded). It
@@ -106,6 +119,8 @@ class BatchOptions:
         fsync: when outputs are flushed to the disk: ``"grouped"`` (in groups, before
             their report lines) or ``"each"`` (every file before its rename); see
             :mod:`idiscore.batch.durability`.
+        retry_failed: when resuming, process again the inputs whose latest line says
+            ``failed`` (they get a new line).
     """
 
     output: Path
@@ -116,6 +131,7 @@ class BatchOptions:
     workers: int = 1
     mapping: Path | None = None
     fsync: str = "grouped"
+    retry_failed: bool = False
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -141,10 +157,11 @@ class Task:
     path: str
     relative: str
     error: str | None = None
+    skip: str | None = None
 
     @classmethod
     def from_candidate(cls, candidate: Candidate) -> Task:
-        return cls(str(candidate.path), str(candidate.relative), candidate.error)
+        return cls(str(candidate.path), str(candidate.relative), candidate.error, candidate.skip)
 
 
 @dataclass
@@ -159,6 +176,8 @@ class BatchSummary:
     seconds: float = 0.0
     interrupted: bool = False
     dry_run: bool = False
+    #: notes for the user (a stale lock taken over); never an element value
+    notes: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -261,6 +280,8 @@ class FileProcessor:
             core.pseudonymizer.recorder = MappingRecorder()
         self.core = core
         self.output = Path(output).absolute()
+        self.output_real = os.path.realpath(self.output)
+        self._inside: dict[Path, bool] = {}  # destination folder -> inside the output
         self.layout = layout
         self.record_mapping = record_mapping
         self.fsync = fsync
@@ -289,10 +310,13 @@ class FileProcessor:
         if task.error is not None:
             result.reason = task.error
             return
+        if task.skip is not None:
+            result.status, result.reason = "skipped", task.skip
+            return
         try:
-            handle = open(task.path, "rb")  # noqa: SIM115 - closed below
-        except OSError as exc:
-            result.reason = f"cannot read file: {exc.strerror or _describe(exc)}"
+            handle = open_regular(task.path)  # never blocks on a FIFO, never a device
+        except InputError as exc:
+            result.reason = str(exc)
             return
         with handle:  # one open for the size, the sniff and the read
             try:
@@ -330,9 +354,11 @@ class FileProcessor:
                 return
             del dataset
             destination = output_path(deidentified, Path(task.relative), self.output, self.layout)
-            token = temp_token(task.path, str(destination))
+            if not self._is_inside(destination):
+                result.reason = "the output path would lie outside the output folder (not written)"
+                return
             try:
-                temp, size = write_temp(deidentified, destination, token, fsync=self.fsync)
+                temp, size = write_temp(deidentified, destination, fsync=self.fsync)
             except Exception as exc:
                 result.reason = f"cannot write output: {_describe(exc)}"
                 return
@@ -342,6 +368,34 @@ class FileProcessor:
         result.output_bytes = size
         result.temp = str(temp)
         result.key = self.key
+
+    def _is_inside(self, destination: Path) -> bool:
+        """Whether ``destination`` resolves inside the output folder (its folder is created
+        first, inside the output folder only)."""
+        folder = destination.parent
+        known = self._inside.get(folder)
+        if known is not None:
+            return known
+        output = os.path.normpath(self.output)
+        below = os.path.normpath(folder)
+        inside_output = below == output or below.startswith(output.rstrip(os.sep) + os.sep)
+        if inside_output and not self.output.is_dir():
+            self.output.mkdir(parents=True, exist_ok=True)
+            self.output_real = os.path.realpath(self.output)
+        existing = folder  # the deepest folder that exists must resolve inside already
+        while not os.path.lexists(existing) and existing != existing.parent:
+            existing = existing.parent
+        inside_output = inside_output and inside(existing / "x", self.output_real)
+        if inside_output:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                return True  # writing the temporary file will say why
+            inside_output = inside(destination, self.output_real)
+        if len(self._inside) > 4096:
+            self._inside.clear()
+        self._inside[folder] = inside_output
+        return inside_output
 
     def crashed(self, task: Task) -> FileResult:
         """The result for a task whose worker process died."""
@@ -405,8 +459,20 @@ class _Committer:
             reason = "another input of this run was already written to the same output path"
         elif self.state is not None and digest in self.state.done_outputs:
             reason = "another input of an earlier run was already written to this output path"
-        elif not self.options.resume and os.path.lexists(destination):
-            reason = "a file already exists at the output path (not overwritten)"
+        elif os.path.lexists(destination):
+            if not self.options.resume:
+                reason = "a file already exists at the output path (not overwritten)"
+            elif same_content(destination, Path(result.temp)):
+                # written by the interrupted run before it could report it: the same bytes
+                discard(result.temp)
+                self.claimed.add(digest)
+                result.temp = None
+                return
+            else:
+                reason = (
+                    "a file the report does not claim already exists at the output path "
+                    "(not overwritten; remove it if an interrupted run left it, and resume)"
+                )
         if reason is not None:
             discard(result.temp)
             result.status, result.reason = "failed", reason
@@ -458,6 +524,11 @@ def run_batch(
     True if the run was stopped with Ctrl-C (``KeyboardInterrupt``), which is not
     re-raised. When it returns, every output and the report are on the disk.
 
+    Before the first input is processed the output (and quarantine) folder is created,
+    the output folder, the report and the mapping file are locked against other runs (see
+    :mod:`idiscore.batch.locking`), and the report and the mapping journal are checked
+    writable (see :mod:`idiscore.batch.preflight`).
+
     With ``options.mapping`` the pseudonyms of every committed output are collected and the
     mapping file is written once at the end, also after an interruption (see
     :mod:`idiscore.batch.mapping`).
@@ -465,17 +536,59 @@ def run_batch(
     Raises:
         ConfigurationError: unsafe or invalid paths or options, or an existing report or
             mapping file without ``resume`` (before anything is written).
-        InputError: an input does not exist.
-        OSError: the mapping file could not be written at the end (its entries stay in
-            its journal, and a resumed run writes them).
+        OutputInUseError: another run holds the output folder, the report or the mapping.
+        InputError: an input does not exist, or a glob pattern matches nothing.
+        StorageError: a folder, the report or the mapping cannot be created or written
+            (also an ``OSError``); when the mapping cannot be written at the end its
+            entries stay in its journal, and a resumed run writes them.
     """
     inputs = list(inputs)
+    check_inputs(inputs)
     check_paths(inputs, options.output, options.quarantine, options.report, options.mapping)
     if not options.resume and options.report is not None and _non_empty(options.report):
         raise ConfigurationError(
             f"the report {os.fspath(options.report)!r} already exists; resume that run "
             "(resume=True, --resume) or choose another report file"
         )
+    if not options.resume and options.mapping is not None:
+        MappingFile.refuse_existing(options.mapping)
+    created = not os.path.lexists(options.output)
+    output = prepare_folder(options.output, "output folder")
+    try:
+        if options.quarantine is not None:
+            prepare_folder(options.quarantine, "quarantine folder")
+        for path, what in ((options.report, "report"), (options.mapping, "mapping file")):
+            if path is not None:
+                prepare_folder(Path(path).absolute().parent, f"folder of the {what}")
+        locked: list[tuple[str | os.PathLike[str], bool]] = [(output, True)]
+        locked += [(p, False) for p in (options.report, options.mapping) if p is not None]
+        lock = RunLock(locked)
+    except BaseException:
+        if created:  # the batch did not start: leave no empty output folder behind
+            with contextlib.suppress(OSError):
+                output.rmdir()
+        raise
+    with lock:
+        summary = BatchSummary(notes=list(lock.stale))
+        try:
+            return _run_locked(core, inputs, options, summary, on_result, engine)
+        except OSError as exc:
+            if isinstance(exc, StorageError):
+                raise
+            raise StorageError(
+                exc.errno,
+                f"cannot write the report or the mapping journal: {exc.strerror or exc}",
+            ) from None
+
+
+def _run_locked(
+    core: Core,
+    inputs: list[str | os.PathLike[str]],
+    options: BatchOptions,
+    summary: BatchSummary,
+    on_result: Callable[[FileResult, BatchSummary], None] | None,
+    engine: Engine[Task, FileResult] | None,
+) -> BatchSummary:
     processor = FileProcessor(
         core,
         options.output,
@@ -484,11 +597,10 @@ def run_batch(
         fsync=options.fsync == "each",
     )
     state: ResumeState | None = None
-    summary = BatchSummary()
     started = time.perf_counter()
     if options.resume:
         assert options.report is not None
-        state = load_resume_state(options.report)
+        state = load_resume_state(options.report, retry_failed=options.retry_failed)
         _check_key(state, processor.key)
         summary.temp_files_removed = sweep_temp_files(processor.output)
     if engine is None:
@@ -502,14 +614,19 @@ def run_batch(
         if options.mapping is not None
         else None
     )
+    report: ReportWriter | None = None
     try:
-        processor.output.mkdir(parents=True, exist_ok=True)
-        report = (
-            ReportWriter(options.report, append=options.resume)
-            if options.report is not None
-            else None
-        )
+        if mapping is not None and mapping._handle is not None:
+            probe(mapping._handle, "mapping journal", mapping.journal)
+        if options.report is not None:
+            try:
+                report = ReportWriter(options.report, append=options.resume)
+            except OSError as exc:
+                raise storage_error(exc, "open the report", options.report) from None
+            probe(report._handle, "report", options.report)  # type: ignore[arg-type]
     except BaseException:
+        if report is not None:
+            report.close()
         if mapping is not None:
             mapping.abandon()
         raise
@@ -518,10 +635,11 @@ def run_batch(
     journal = [mapping.journal] if mapping is not None else []
     checkpointer = Checkpointer(report, policy=options.fsync, roots=roots, also_sync=journal)
     committer = _Committer(options, state, mapping)
+    excluded = [processor.output] + ([options.quarantine] if options.quarantine else [])
 
     def tasks() -> Iterator[Task]:
-        for candidate in discover(inputs):
-            if state is not None and state.is_done(str(candidate.path)):
+        for candidate in discover(inputs, exclude=excluded):
+            if state is not None and state.is_finished(str(candidate.path)):
                 summary.already_done += 1
                 continue
             yield Task.from_candidate(candidate)
@@ -598,14 +716,20 @@ def plan_batch(
     meta cannot be read). Bouncers are not run: a dry run cannot predict rejections.
     """
     inputs = list(inputs)
+    check_inputs(inputs)
     check_paths(inputs, options.output, options.quarantine, options.report, options.mapping)
     output = Path(options.output).absolute()
-    state = load_resume_state(options.report) if options.resume and options.report else None
+    state = (
+        load_resume_state(options.report, retry_failed=options.retry_failed)
+        if options.resume and options.report
+        else None
+    )
+    excluded = [output] + ([options.quarantine] if options.quarantine else [])
     summary = BatchSummary(dry_run=True)
     started = time.perf_counter()
     try:
-        for candidate in discover(inputs):
-            if state is not None and state.is_done(str(candidate.path)):
+        for candidate in discover(inputs, exclude=excluded):
+            if state is not None and state.is_finished(str(candidate.path)):
                 summary.already_done += 1
                 continue
             result = _classify(candidate, output, options.layout)
@@ -623,6 +747,9 @@ def _classify(candidate: Candidate, output: Path, layout: str) -> FileResult:
     result = FileResult(status="failed", input=str(candidate.path))
     if candidate.error is not None:
         result.reason = candidate.error
+        return result
+    if candidate.skip is not None:
+        result.status, result.reason = "skipped", candidate.skip
         return result
     result.input_bytes = _size(str(candidate.path))
     try:
