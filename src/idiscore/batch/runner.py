@@ -197,7 +197,9 @@ class BatchSummary:
 
 
 def _mask(message: str) -> str:
-    """An error message without quoted text (which may be an element value), shortened."""
+    """An error message without quoted text (which may be an element value) and without a
+    traceback some pydicom messages embed, on one line, shortened."""
+    message = message.split("Traceback (most recent call last)")[0]
     text = _QUOTED.sub("'…'", " ".join(message.split()))
     return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
 
@@ -294,7 +296,12 @@ class FileProcessor:
         if self.record_mapping:
             recorder = self.core.pseudonymizer.recorder = MappingRecorder()
         try:
-            self._process(task, result)
+            # pydicom warns about invalid values as it decodes them, quoting the value:
+            # counted in the report (``warnings``), never shown
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                self._process(task, result)
+            result.warnings += len(caught)
             if recorder is not None and result.status == "done":
                 result.mapping = recorder.entries()
         except (KeyboardInterrupt, SystemExit):
@@ -359,8 +366,11 @@ class FileProcessor:
                 return
             try:
                 temp, size = write_temp(deidentified, destination, fsync=self.fsync)
-            except Exception as exc:
-                result.reason = f"cannot write output: {_describe(exc)}"
+            except OSError as exc:
+                result.reason = f"cannot write output: {exc.strerror or _describe(exc)}"
+                return
+            except Exception as exc:  # pydicom cannot encode a value: its message may quote it
+                result.reason = f"cannot write output: {type(exc).__name__} while encoding"
                 return
         result.warnings = read_warnings + len(caught)
         result.status = "done"
@@ -732,7 +742,10 @@ def plan_batch(
             if state is not None and state.is_finished(str(candidate.path)):
                 summary.already_done += 1
                 continue
-            result = _classify(candidate, output, options.layout)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")  # they may quote values: counted only
+                result = _classify(candidate, output, options.layout)
+            result.warnings += len(caught)
             summary.add(result)
             if on_result is not None:
                 on_result(result, summary)
