@@ -72,6 +72,7 @@ _MEDIA_SOP_CLASS_UID = 0x00020002
 _MEDIA_SOP_INSTANCE_UID = 0x00020003
 _PIXEL_REPRESENTATION = 0x00280103
 _TRANSFER_SYNTAX_UID = 0x00020010
+_PYDICOM = f"{os.sep}pydicom{os.sep}"
 
 
 @dataclass
@@ -211,16 +212,37 @@ class Core:
         nested too deeply ...) becomes a :class:`DeidentificationError` naming its type
         but not its message, which may quote an element value.
         """
+        return self.deidentify_counting_warnings(dataset, stream=stream)[0]
+
+    def deidentify_counting_warnings(
+        self, dataset: Dataset, *, stream: bool = False
+    ) -> tuple[Dataset, int]:
+        """:meth:`deidentify`, and how many warnings pydicom issued meanwhile.
+
+        pydicom warns about invalid values of the input as it decodes them, quoting the
+        value: that would put PHI in logs, and says nothing about the output. Those
+        warnings are counted and never shown; any other warning is passed on.
+        """
         if not isinstance(dataset, Dataset):
             raise TypeError(f"deidentify() needs a pydicom Dataset, got {type(dataset)!r}")
-        with warnings.catch_warnings():
-            # pydicom warns about invalid values of the input as it decodes them, quoting
-            # the value: that would put PHI in logs, and says nothing about the output
-            warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom\.")
+        error: IDISCoreError | None = None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.filterwarnings("always", category=UserWarning, module=r"pydicom\.")
             try:
-                return self._deidentify(dataset, stream_deferred=stream)
+                output = self._deidentify(dataset, stream_deferred=stream)
             except Exception as exc:
-                raise idiscore_error(exc, "cannot de-identify") from None
+                error = idiscore_error(exc, "cannot de-identify")
+        count = 0
+        for warning in caught:
+            if issubclass(warning.category, UserWarning) and _PYDICOM in warning.filename:
+                count += 1
+            else:
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
+        if error is not None:
+            raise error from None
+        return output, count
 
     def deidentify_file(
         self,

@@ -39,9 +39,9 @@ def prepare_folder(folder: str | os.PathLike[str], what: str) -> Path:
     except OSError as exc:
         raise storage_error(exc, f"create the {what}", path) from None
     if not os.access(path, os.W_OK | os.X_OK):
-        raise StorageError(
-            13, f"cannot write in the {what} {os.fspath(path)!r}: permission denied"
-        )
+        read_only = bool(os.statvfs(path).f_flag & getattr(os, "ST_RDONLY", 1))
+        code, reason = (30, "Read-only file system") if read_only else (13, "Permission denied")
+        raise StorageError(code, f"cannot write in the {what} {os.fspath(path)!r}: {reason}")
     return path
 
 

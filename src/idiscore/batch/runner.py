@@ -348,7 +348,10 @@ class FileProcessor:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                deidentified = self.core.deidentify(dataset, stream=True)
+                deidentified, decoding = self.core.deidentify_counting_warnings(
+                    dataset, stream=True
+                )
+                result.warnings += decoding
             except DatasetRejectedError as exc:
                 result.status, result.reason = "rejected", exc.reason
                 result.bouncer = exc.bouncer_name
@@ -372,7 +375,7 @@ class FileProcessor:
             except Exception as exc:  # pydicom cannot encode a value: its message may quote it
                 result.reason = f"cannot write output: {type(exc).__name__} while encoding"
                 return
-        result.warnings = read_warnings + len(caught)
+        result.warnings += read_warnings + len(caught)
         result.status = "done"
         result.output = str(destination)
         result.output_bytes = size
