@@ -196,3 +196,26 @@ def test_profile_errors_come_before_the_key_warning_and_suggest(
     assert "random key" not in done.stderr
     typo = run("profile", "--profile", "defualt")
     assert typo.returncode == 2 and "did you mean 'default'?" in typo.stderr
+
+
+@needs_root
+def test_a_report_disk_filling_up_mid_run_exits_3_with_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    for index in range(60):
+        (folder / f"s{index % 3}").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(
+            str(get_testdata_file("CT_small.dcm")), folder / f"s{index % 3}" / f"{index}.dcm"
+        )
+    with tmpfs(tmp_path / "small", "size=8k") as small:
+        report = small / "r.jsonl"
+        done = run(
+            "deidentify", folder, "-o", tmp_path / "out", "--report", report, "--workers", "1"
+        )
+        one_line_error(done, 3, "cannot write the report", "No space left")
+        written = report.read_bytes()
+    assert written == b"" or written.endswith(b"\n"), "a refused group is taken back whole"
+    lines = written.splitlines()
+    assert len(lines) < 60
+    for line in lines:  # the lines written name complete outputs
+        record = json.loads(line)
+        assert Path(record["output"]).stat().st_size == record["output_bytes"]

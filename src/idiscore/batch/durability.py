@@ -22,16 +22,18 @@ failure or an operating-system crash in the middle of a batch can leave behind:
     while files are processed, and the kernel writes a group's files together. After a
     power failure, every ``done`` line of the report names a complete output; outputs of
     the last group or two, which have no line yet, may be empty or partial under their
-    final names: a run with ``--resume`` writes them again. Without a report, distrust
-    the outputs written in the last seconds.
+    final names: a run with ``--resume`` keeps such a file if it holds exactly the bytes
+    it would write, and otherwise reports the input failed and leaves the file alone (a
+    run never overwrites a file its report does not claim): remove it and resume.
+    Without a report, distrust the outputs written in the last seconds.
 ``each``
     Every output is fsynced before its rename and its folder after the rename, and its
     report line follows at once: a complete output under its final name even after a
     power failure. Two synchronous disk flushes per file; on a shared disk they serialise
     the workers.
 
-Either way a resumed run does again every input without a ``done`` line, and overwrites
-what such an input may have left.
+Either way a resumed run does again every input without a final line (see
+:mod:`idiscore.batch.report`), and never overwrites a file its report does not claim.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO
 
 from idiscore.batch.report import FileResult
-from idiscore.errors import ConfigurationError
+from idiscore.errors import ConfigurationError, StorageError
 from idiscore.pseudonyms import MappingRecorder
 
 __all__ = ["MappingFile", "journal_path"]
@@ -147,8 +147,15 @@ class MappingFile:
         new = self.recorder.merge(entries)
         if new and self._handle is not None:
             line = json.dumps([list(entry) for entry in new], ensure_ascii=True)
-            self._handle.write(line.encode("ascii") + b"\n")
-            self._handle.flush()
+            try:
+                self._handle.write(line.encode("ascii") + b"\n")
+                self._handle.flush()
+            except OSError as exc:
+                raise StorageError(
+                    exc.errno,
+                    f"cannot write the mapping journal {os.fspath(self.journal)!r}: "
+                    f"{exc.strerror or type(exc).__name__}",
+                ) from None
 
     def add_if_committed(self, result: FileResult) -> None:
         """For a result whose finishing was interrupted (Ctrl-C): keep its entries if its
@@ -173,7 +180,7 @@ class MappingFile:
         try:
             self.recorder.write(self.path)
         except OSError as exc:
-            raise OSError(
+            raise StorageError(
                 exc.errno,
                 f"cannot write the mapping file {os.fspath(self.path)!r} "
                 f"({exc.strerror or exc}); its entries are kept in {os.fspath(self.journal)!r} "

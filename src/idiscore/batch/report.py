@@ -44,7 +44,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from idiscore.errors import ConfigurationError
+from idiscore.errors import ConfigurationError, StorageError
 
 __all__ = [
     "STATUSES",
@@ -341,7 +341,9 @@ def load_resume_state(path: str | os.PathLike[str], *, retry_failed: bool = Fals
 
 
 class ReportWriter:
-    """Appends report lines and flushes them; truncates a partial last line first."""
+    """Appends report lines, each batch of lines with one unbuffered write; truncates a
+    partial last line first. A write the file system refuses (a full disk) is taken
+    back whole, so the report never ends in half a line."""
 
     def __init__(self, path: str | os.PathLike[str], *, append: bool) -> None:
         self.path = Path(path)
@@ -349,27 +351,40 @@ class ReportWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         if append and self.path.exists():
             _drop_partial_line(self.path)
-        self._handle: IO[str] | None = open(  # noqa: SIM115 - closed in close()
-            self.path, "a" if append else "w", encoding="utf-8", newline="\n"
+        self._handle: IO[bytes] | None = open(  # noqa: SIM115 - closed in close()
+            self.path, "ab" if append else "wb", buffering=0
         )
 
     def write(self, result: FileResult) -> None:
-        if self._handle is None:
-            raise ValueError("the report is closed")
-        self._handle.write(result.to_json() + "\n")
-        self._handle.flush()
+        self._append((result.to_json() + "\n").encode("utf-8"), sync=False)
 
     def write_many(self, results: Iterable[FileResult]) -> None:
-        """Append several lines with one flush, then fsync the report."""
+        """Append several lines with one write, then fsync the report."""
+        data = "".join(result.to_json() + "\n" for result in results).encode("utf-8")
+        self._append(data, sync=True)
+
+    def _append(self, data: bytes, *, sync: bool) -> None:
         if self._handle is None:
             raise ValueError("the report is closed")
-        self._handle.write("".join(result.to_json() + "\n" for result in results))
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        fd = self._handle.fileno()
+        start = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if sync:
+                os.fsync(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise StorageError(
+                exc.errno,
+                f"cannot write the report {os.fspath(self.path)!r}: "
+                f"{exc.strerror or type(exc).__name__}",
+            ) from None
 
     def close(self) -> None:
         if self._handle is not None:
-            self._handle.flush()
             with contextlib.suppress(OSError):
                 os.fsync(self._handle.fileno())
             self._handle.close()
