@@ -9,16 +9,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
 import sys
 from pathlib import Path
+from types import FrameType
 
 import pytest
 from pydicom.data import get_testdata_file
 
 from idiscore.batch import sniff
+from idiscore.core import Core
 from idiscore.defaults import create_default_core
 from idiscore.errors import InputError
 from idiscore.fileio import read
@@ -83,8 +86,22 @@ def test_explain_refuses_a_fifo(tree: Path) -> None:
     assert "not a regular file: a FIFO" in done.stderr and "Traceback" not in done.stderr
 
 
+def _hung(signum: int, frame: FrameType | None) -> None:
+    raise TimeoutError("opened a special file and waited")
+
+
 def test_the_api_refuses_special_files_before_opening_them(tree: Path, tmp_path: Path) -> None:
     core = create_default_core()
+    previous = signal.signal(signal.SIGALRM, _hung)
+    signal.alarm(30)  # a FIFO opened for reading would block this test forever
+    try:
+        _refuses(core, tree, tmp_path)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _refuses(core: Core, tree: Path, tmp_path: Path) -> None:
     for path in special(tree):
         with pytest.raises(InputError, match="not a regular file"):
             core.deidentify_file(path, tmp_path / "x.dcm")

@@ -679,7 +679,11 @@ def _run_locked(
         if close is not None:
             close()
         try:
-            checkpointer.close()
+            try:
+                checkpointer.close()
+            except KeyboardInterrupt:  # Ctrl-C while the last group is synced: finish it
+                summary.interrupted = True
+                checkpointer.close()
         finally:
             if report is not None:
                 report.close()
