@@ -111,6 +111,10 @@ class Checkpointer:
         self._error: BaseException | None = None
         self._raised = False
         self._thread: threading.Thread | None = None
+        # set when the thread has written everything: waiting on it can be interrupted
+        # (Ctrl-C) and resumed, unlike Thread.join in Python 3.11, which may then take a
+        # running thread for finished
+        self._finished = threading.Event()
 
     def add(
         self,
@@ -161,7 +165,8 @@ class Checkpointer:
                 self._condition.wait()
 
     def close(self) -> None:
-        """Sync and write everything queued; wait for it.
+        """Sync and write everything queued; wait for it. Interrupted (Ctrl-C), it can be
+        called again to go on waiting.
 
         Raises:
             OSError: a group could not be written (unless :meth:`add` raised it already).
@@ -170,6 +175,7 @@ class Checkpointer:
             self._closing = True
             self._condition.notify_all()
         if self._thread is not None:
+            self._finished.wait()
             self._thread.join()
         with self._condition:
             self._raise_error()
@@ -180,6 +186,12 @@ class Checkpointer:
             raise self._error
 
     def _run(self) -> None:
+        try:
+            self._work()
+        finally:
+            self._finished.set()
+
+    def _work(self) -> None:
         while True:
             with self._condition:
                 while not self._closing:
