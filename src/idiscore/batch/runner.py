@@ -24,29 +24,28 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-import re
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from pydicom.dataset import Dataset
 
+from idiscore.batch.committer import Committer
 from idiscore.batch.durability import FSYNC_POLICIES, Checkpointer
 from idiscore.batch.engines import Engine, InProcessEngine, ProcessPoolEngine
 from idiscore.batch.locking import RunLock
 from idiscore.batch.mapping import MappingFile
 from idiscore.batch.preflight import prepare_folder, probe, storage_error
+from idiscore.batch.reasons import _deidentification_reason, _describe
 from idiscore.batch.report import (
     STATUSES,
-    DigestSet,
     FileResult,
     ReportWriter,
     ResumeState,
     load_resume_state,
-    path_digest,
 )
 from idiscore.batch.safety import check_paths
 from idiscore.batch.sources import (
@@ -54,17 +53,13 @@ from idiscore.batch.sources import (
     Candidate,
     check_inputs,
     discover,
-    sniff,
     sniff_head,
 )
 from idiscore.batch.writer import (
     LAYOUTS,
-    commit,
-    copy_to_quarantine,
     discard,
     inside,
     output_path,
-    same_content,
     sweep_temp_files,
     write_temp,
 )
@@ -88,16 +83,12 @@ __all__ = [
     "BatchSummary",
     "FileProcessor",
     "Task",
-    "plan_batch",
     "read_dicom",
     "run_batch",
 ]
 
 #: Media Storage Directory Storage: a DICOMDIR index, not an image.
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
-
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|b'[^']*'")
-_MAX_REASON = 300
 
 
 @dataclass(frozen=True)
@@ -194,29 +185,6 @@ class BatchSummary:
             result.input_bytes or 0
         )
         self.bytes_out += result.output_bytes or 0
-
-
-def _mask(message: str) -> str:
-    """An error message without quoted text (which may be an element value) and without a
-    traceback some pydicom messages embed, on one line, shortened."""
-    message = message.split("Traceback (most recent call last)")[0]
-    text = _QUOTED.sub("'…'", " ".join(message.split()))
-    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
-
-
-def _describe(exc: BaseException) -> str:
-    message = _mask(str(exc))
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-
-
-def _deidentification_reason(exc: DeidentificationError) -> str:
-    """The error's message (quoted text masked), where it happened and the rule."""
-    reason = f"cannot de-identify: {_mask(exc.message)}"
-    if exc.path:
-        reason += f" at {exc.path}"
-    if exc.rule is not None:
-        reason += f"; rule {exc.rule!r}"
-    return reason
 
 
 def read_dicom(path: str | os.PathLike[str], *, has_preamble: bool = True) -> Dataset:
@@ -432,87 +400,6 @@ def _discard_result(result: FileResult) -> None:
     discard(result.temp)
 
 
-class _Committer:
-    """Commits outputs and makes quarantine copies, in the main process."""
-
-    def __init__(
-        self,
-        options: BatchOptions,
-        state: ResumeState | None,
-        mapping: MappingFile | None = None,
-    ) -> None:
-        self.options = options
-        self.state = state
-        self.mapping = mapping
-        self.fsync = options.fsync == "each"
-        self.quarantine = (
-            Path(options.quarantine).absolute() if options.quarantine is not None else None
-        )
-        self.claimed = DigestSet()  # ~16 bytes an output: a batch may have millions
-
-    def finish(self, task: Task, result: FileResult) -> Path | None:
-        """Commit the output of a ``done`` result, or copy a rejected or failed input to
-        the quarantine folder; the path of that copy."""
-        if result.status == "done":
-            self._commit(result)
-        if self.mapping is not None and result.mapping is not None:
-            if result.status == "done":  # committed: journaled before it is reported
-                self.mapping.add(result.mapping)
-            result.mapping = None
-        if result.status in ("rejected", "failed") and self.quarantine is not None:
-            return self._quarantine(task, result, self.quarantine)
-        return None
-
-    def _commit(self, result: FileResult) -> None:
-        assert result.output is not None and result.temp is not None
-        destination = Path(result.output)
-        digest = path_digest(result.output)
-        reason = None
-        if digest in self.claimed:
-            reason = "another input of this run was already written to the same output path"
-        elif self.state is not None and digest in self.state.done_outputs:
-            reason = "another input of an earlier run was already written to this output path"
-        elif os.path.lexists(destination):
-            if not self.options.resume:
-                reason = "a file already exists at the output path (not overwritten)"
-            elif same_content(destination, Path(result.temp)):
-                # written by the interrupted run before it could report it: the same bytes
-                discard(result.temp)
-                self.claimed.add(digest)
-                result.temp = None
-                return
-            else:
-                reason = (
-                    "a file the report does not claim already exists at the output path "
-                    "(not overwritten; remove it if an interrupted run left it, and resume)"
-                )
-        if reason is not None:
-            discard(result.temp)
-            result.status, result.reason = "failed", reason
-            result.output = result.output_bytes = result.key = None
-        else:
-            try:
-                commit(Path(result.temp), destination, fsync=self.fsync)
-            except OSError as exc:
-                discard(result.temp)
-                result.status, result.reason = "failed", f"cannot write output: {_describe(exc)}"
-                result.output = result.output_bytes = result.key = None
-            else:
-                self.claimed.add(digest)
-        result.temp = None
-
-    def _quarantine(self, task: Task, result: FileResult, quarantine: Path) -> Path | None:
-        if task.error is not None or not os.path.isfile(task.path):
-            return None
-        try:
-            return copy_to_quarantine(
-                Path(task.path), Path(task.relative), quarantine, fsync=self.fsync
-            )
-        except OSError as exc:
-            result.reason += f"; copy to quarantine failed: {_describe(exc)}"
-            return None
-
-
 def _check_key(state: ResumeState, key: str) -> None:
     others = state.keys - {key}
     if others:
@@ -647,7 +534,13 @@ def _run_locked(
     # the mapping journal reaches the disk before the report lines of its outputs
     journal = [mapping.journal] if mapping is not None else []
     checkpointer = Checkpointer(report, policy=options.fsync, roots=roots, also_sync=journal)
-    committer = _Committer(options, state, mapping)
+    committer = Committer(
+        resume=options.resume,
+        fsync=options.fsync == "each",
+        quarantine=options.quarantine,
+        state=state,
+        mapping=mapping,
+    )
     excluded = [processor.output] + ([options.quarantine] if options.quarantine else [])
 
     def tasks() -> Iterator[Task]:
@@ -718,90 +611,3 @@ def _engine(processor: FileProcessor, workers: int) -> Engine[Task, FileResult]:
     return ProcessPoolEngine(
         processor, workers, on_crash=processor.crashed, on_discard=_discard_result
     )
-
-
-def plan_batch(
-    inputs: Iterable[str | os.PathLike[str]],
-    options: BatchOptions,
-    *,
-    on_result: Callable[[FileResult, BatchSummary], None] | None = None,
-) -> BatchSummary:
-    """A dry run: discover and classify every input; read nothing but headers, write nothing.
-
-    Each input gets a result with status ``done`` (would be processed; its mirror output path
-    when the layout is ``mirror``), ``skipped`` or ``failed`` (cannot be opened or its file
-    meta cannot be read). Bouncers are not run: a dry run cannot predict rejections.
-    """
-    inputs = list(inputs)
-    check_inputs(inputs)
-    check_paths(inputs, options.output, options.quarantine, options.report, options.mapping)
-    output = Path(options.output).absolute()
-    state = (
-        load_resume_state(options.report, retry_failed=options.retry_failed)
-        if options.resume and options.report
-        else None
-    )
-    excluded = [output] + ([options.quarantine] if options.quarantine else [])
-    summary = BatchSummary(dry_run=True)
-    started = time.perf_counter()
-    try:
-        for candidate in discover(inputs, exclude=excluded):
-            if state is not None and state.is_finished(str(candidate.path)):
-                summary.already_done += 1
-                continue
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")  # they may quote values: counted only
-                result = _classify(candidate, output, options.layout)
-            result.warnings += len(caught)
-            summary.add(result)
-            if on_result is not None:
-                on_result(result, summary)
-    except KeyboardInterrupt:
-        summary.interrupted = True
-    summary.seconds = time.perf_counter() - started
-    return summary
-
-
-def _classify(candidate: Candidate, output: Path, layout: str) -> FileResult:
-    start = time.perf_counter()
-    result = FileResult(status="failed", input=str(candidate.path))
-    if candidate.error is not None:
-        result.reason = candidate.error
-        return result
-    if candidate.skip is not None:
-        result.status, result.reason = "skipped", candidate.skip
-        return result
-    result.input_bytes = _size(str(candidate.path))
-    try:
-        sniffed = sniff(candidate.path)
-    except InputError as exc:
-        result.reason = str(exc)
-        return result
-    if not sniffed.is_dicom:
-        result.status, result.reason = "skipped", sniffed.reason
-        return result
-    if sniffed.has_preamble:
-        meta = _read_meta(candidate.path)
-        if isinstance(meta, str):
-            result.reason = meta
-            return result
-        if str(meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_SOP_CLASS:
-            result.status = "skipped"
-            result.reason = "DICOMDIR (a media directory index, not an image)"
-            return result
-    result.status = "done"
-    if layout == "mirror":
-        result.output = str(output / candidate.relative)
-    result.seconds = time.perf_counter() - start
-    return result
-
-
-def _read_meta(path: Path) -> Any:
-    from pydicom.filereader import read_file_meta_info
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return read_file_meta_info(path)
-        except Exception as exc:
-            return f"cannot read DICOM file meta: {_describe(exc)}"
