@@ -12,6 +12,8 @@ from pydicom.dataset import Dataset
 from idiscore.batch.writer import (
     commit,
     copy_to_quarantine,
+    is_temp_name,
+    new_temp_name,
     output_path,
     safe_name,
     sweep_temp_files,
@@ -86,13 +88,38 @@ def test_failed_write_leaves_no_temporary_file(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_sweep_removes_only_temporary_files(tmp_path: Path) -> None:
+def test_sweep_removes_only_temporary_files_it_can_verify(tmp_path: Path) -> None:
+    """Only names with idiscore's mark are removed: a user's look-alike names survive."""
     (tmp_path / "d").mkdir()
-    (tmp_path / "d" / ".idiscore-abc.tmp").write_bytes(b"")
+    ours = new_temp_name()
+    (tmp_path / "d" / ours).write_bytes(b"")
+    forged = ours[:-8] + ("0" if ours[-8] != "0" else "1") + ours[-7:]  # mark broken
+    look_alikes = [".idiscore-abc.tmp", ".idiscore-0123456789abcdef.tmp", forged]
+    for name in look_alikes:
+        (tmp_path / "d" / name).write_bytes(b"user data")
     (tmp_path / "d" / "keep.dcm").write_bytes(b"")
     (tmp_path / ".idiscore-notes").write_bytes(b"")
+    (tmp_path / new_temp_name()).symlink_to(tmp_path / "d" / "keep.dcm")  # links: never
+    assert is_temp_name(ours) and not any(is_temp_name(name) for name in look_alikes)
     assert sweep_temp_files(tmp_path) == 1
-    assert sorted(p.name for p in tmp_path.rglob("*")) == [".idiscore-notes", "d", "keep.dcm"]
+    assert not (tmp_path / "d" / ours).exists()
+    for name in look_alikes:
+        assert (tmp_path / "d" / name).read_bytes() == b"user data"
+    assert (tmp_path / "d" / "keep.dcm").exists()
+
+
+def test_temporary_names_are_unique_per_process_and_call() -> None:
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        others = pool.starmap(_names, [(50,), (50,)])
+    names = [*_names(50), *others[0], *others[1]]
+    assert len(set(names)) == 150 and all(is_temp_name(name) for name in names)
+    assert len({name.split("-")[1] for name in names}) == 3  # one pid part per process
+
+
+def _names(count: int) -> list[str]:
+    return [new_temp_name() for _ in range(count)]
 
 
 def test_quarantine_copies_keep_distinct_files(tmp_path: Path) -> None:

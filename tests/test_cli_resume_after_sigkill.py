@@ -142,7 +142,9 @@ def test_sigint_stops_cleanly_with_a_valid_report(tmp_path: Path, many_files: Pa
     text = report.read_text()
     assert text.endswith("\n")
     records = [json.loads(line) for line in text.splitlines()]
-    assert 10 <= len(records) < FILES
+    # on a busy machine the signal may come while the last group is synced: then every
+    # file is done, and every line is still written
+    assert 10 <= len(records) <= FILES
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
     written = {str(p) for p in out.rglob("*") if p.is_file()}
     assert written == {r["output"] for r in records if r["status"] == "done"}

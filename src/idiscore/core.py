@@ -42,6 +42,8 @@ from idiscore.errors import (
     DeidentificationError,
     IDISCoreError,
     InputError,
+    StorageError,
+    idiscore_error,
 )
 from idiscore.fileio import DEFAULT_DEFER_SIZE, OutputDataset, deferred_window
 from idiscore.fileio import read as read_file
@@ -71,6 +73,7 @@ _MEDIA_SOP_CLASS_UID = 0x00020002
 _MEDIA_SOP_INSTANCE_UID = 0x00020003
 _PIXEL_REPRESENTATION = 0x00280103
 _TRANSFER_SYNTAX_UID = 0x00020010
+_PYDICOM = f"{os.sep}pydicom{os.sep}"
 
 
 @dataclass
@@ -212,16 +215,44 @@ class Core:
             DeidentificationError: an element or the pixel data could not be processed
                 (:class:`~idiscore.errors.PixelDataProcessingError` for pixels).
             InputError: a value left in the file (``defer_size``) cannot be read any more.
+
+        Any other error met on the way (pydicom cannot decode a value, the data set is
+        nested too deeply ...) becomes a :class:`DeidentificationError` naming its type
+        but not its message, which may quote an element value.
+        """
+        return self.deidentify_counting_warnings(dataset, stream=stream)[0]
+
+    def deidentify_counting_warnings(
+        self, dataset: Dataset, *, stream: bool = False
+    ) -> tuple[Dataset, int]:
+        """:meth:`deidentify`, and how many warnings pydicom issued meanwhile.
+
+        pydicom warns about invalid values of the input as it decodes them, quoting the
+        value: that would put PHI in logs, and says nothing about the output. Those
+        warnings are counted and never shown; any other warning is passed on.
         """
         if not isinstance(dataset, Dataset):
             raise TypeError(f"deidentify() needs a pydicom Dataset, got {type(dataset)!r}")
-        with warnings.catch_warnings():
-            # pydicom warns about invalid values of the input as it decodes them, quoting
-            # the value: that would put PHI in logs, and says nothing about the output
-            warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom\.")
-            # pydicom's accessors (used by bouncers, pixel processing and operators)
-            # store what they decode into the dataset: they get an isolated view
-            return self._deidentify(isolated(dataset), stream_deferred=stream)
+        error: IDISCoreError | None = None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.filterwarnings("always", category=UserWarning, module=r"pydicom\.")
+            try:
+                # pydicom's accessors (used by bouncers, pixel processing and operators)
+                # store what they decode into the dataset: they get an isolated view
+                output = self._deidentify(isolated(dataset), stream_deferred=stream)
+            except Exception as exc:
+                error = idiscore_error(exc, "cannot de-identify")
+        count = 0
+        for warning in caught:
+            if issubclass(warning.category, UserWarning) and _PYDICOM in warning.filename:
+                count += 1
+            else:
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
+        if error is not None:
+            raise error from None
+        return output, count
 
     def deidentify_file(
         self,
@@ -245,8 +276,10 @@ class Core:
         before ``source`` changes.
 
         Raises:
-            InputError: ``source`` is not a readable DICOM file, or is ``destination``.
+            InputError: ``source`` is not a readable DICOM file (a FIFO or a device is
+                refused before it is opened), or is ``destination``.
             DatasetRejectedError, DeidentificationError: as :meth:`deidentify`.
+            StorageError: ``destination`` cannot be written (also an ``OSError``).
         """
         path = os.fspath(source)
         if isinstance(destination, str | os.PathLike) and _same_file(path, destination):
@@ -257,8 +290,22 @@ class Core:
             raise InputError(f"{path}: {exc}") from None
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom\.")
-            output = self._deidentify(dataset, stream_deferred=True)
-        save_file(output, destination)
+            try:
+                output = self._deidentify(dataset, stream_deferred=True)
+            except Exception as exc:
+                raise idiscore_error(exc, "cannot de-identify") from None
+            try:
+                save_file(output, destination)
+            except OSError as exc:
+                if isinstance(exc, IDISCoreError):
+                    raise
+                named = isinstance(destination, str | os.PathLike)
+                where = repr(os.fspath(destination)) if named else "the output"  # type: ignore[arg-type]
+                raise StorageError(
+                    exc.errno, f"cannot write {where}: {exc.strerror or type(exc).__name__}"
+                ) from None
+            except Exception as exc:
+                raise idiscore_error(exc, "cannot write the de-identified data set") from None
         return output
 
     def _deidentify(self, dataset: Dataset, *, stream_deferred: bool = False) -> Dataset:

@@ -7,9 +7,12 @@
     ├── DatasetRejectedError                     a bouncer refused: .bouncer, .reason
     ├── DeidentificationError                    could not process: .tag, .rule, .context
     │   └── PixelDataProcessingError             pixel data could not be cleaned
-    ├── InputError                               unreadable / not DICOM
+    ├── InputError                               unreadable / not DICOM / not a regular file
+    ├── MissingDependencyError (also ImportError) names the extra to install
     ├── NetworkError                             a DICOM peer cannot be reached or refuses
-    └── MissingDependencyError (also ImportError) names the extra to install
+    ├── OutputInUseError (also ConfigurationError) another run holds the output or report
+    └── StorageError (also OSError)              an output, report or mapping location cannot
+                                                 be created or written (read-only, full disk)
 
     IDISCoreWarning (UserWarning)
     └── UnlinkableOutputWarning                  no secret key: pseudonyms won't link across runs
@@ -94,6 +97,56 @@ class MissingDependencyError(IDISCoreError, ImportError):
     """An optional dependency is needed; the message names the extra to install."""
 
 
+class OutputInUseError(ConfigurationError):
+    """Another running batch holds the output folder, the report or the mapping file.
+
+    The message names the holder (process id and host) and the lock file.
+    """
+
+
+class StorageError(IDISCoreError, OSError):
+    """A place a batch writes to cannot be created or written: the output folder, the
+    report, the mapping file (missing permission, read-only or full file system).
+
+    The message says what and where; it holds no element value.
+    """
+
+
+def idiscore_error(exc: Exception, doing: str) -> IDISCoreError:
+    """``exc`` as an idiscore error whose message quotes nothing from a foreign one.
+
+    An idiscore error is returned as it is, except a :class:`DeidentificationError`
+    caused by a foreign exception, whose text gets that exception's type instead of its
+    message. Any other exception (pydicom's ``ValueError`` for an invalid value,
+    ``NotImplementedError`` for an unknown VR, a ``RecursionError`` ...) becomes a
+    :class:`DeidentificationError` saying ``doing`` and the exception's type: foreign
+    messages may quote element values, which are PHI.
+    """
+    if isinstance(exc, DeidentificationError):
+        cause = exc.__cause__
+        if cause is None or isinstance(cause, IDISCoreError):
+            return exc
+        try:
+            return type(exc)(
+                f"{doing}: {type(cause).__name__}",
+                tag=exc.tag,
+                rule=exc.rule,
+                path=exc.path,
+                context=exc.context,
+            )
+        except TypeError:  # a subclass with another signature
+            return DeidentificationError(
+                f"{doing}: {type(cause).__name__}", tag=exc.tag, path=exc.path
+            )
+    if isinstance(exc, IDISCoreError):
+        return exc
+    if isinstance(exc, RecursionError):
+        return DeidentificationError(f"{doing}: the data set is nested too deeply")
+    if isinstance(exc, MemoryError):
+        return DeidentificationError(f"{doing}: out of memory")
+    return DeidentificationError(f"{doing}: {type(exc).__name__}")
+
+
 class IDISCoreWarning(UserWarning):
     """Base class of every warning issued by idiscore."""
 
@@ -111,6 +164,9 @@ __all__ = [
     "InputError",
     "MissingDependencyError",
     "NetworkError",
+    "OutputInUseError",
     "PixelDataProcessingError",
+    "StorageError",
     "UnlinkableOutputWarning",
+    "idiscore_error",
 ]

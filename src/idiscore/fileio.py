@@ -53,6 +53,7 @@ from pydicom.valuerep import AMBIGUOUS_VR, BUFFERABLE_VRS
 
 from idiscore.elements import creator_of, dictionary_vr, isolated, vr_of
 from idiscore.errors import InputError
+from idiscore.filekinds import check_regular
 
 __all__ = [
     "DEFAULT_DEFER_SIZE",
@@ -168,7 +169,8 @@ def read(
     warnings are not passed on (they may quote values).
 
     Raises:
-        InputError: not DICOM, no data set after the file meta, or truncated (an
+        InputError: not a regular file (a FIFO, a device: checked before opening), not
+            DICOM, no data set after the file meta, or truncated (an
             element, read or deferred, ends after the end of the file). The message
             quotes no value.
     """
@@ -187,6 +189,8 @@ def read_counting_warnings(
     ``describe`` turns a reading error into the end of the :class:`InputError` message
     (default: its type only, which quotes nothing from the file).
     """
+    if isinstance(source, str | os.PathLike):
+        check_regular(source)  # a FIFO would block the open forever, a device never ends
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

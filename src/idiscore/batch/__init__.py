@@ -8,6 +8,10 @@
 
 Modules: :mod:`~idiscore.batch.sources` (discovery and DICOM sniffing),
 :mod:`~idiscore.batch.runner` (per-file processing, the batch loop),
+:mod:`~idiscore.batch.planning` (the dry run),
+:mod:`~idiscore.batch.committer` (outputs renamed into place, quarantine copies),
+:mod:`~idiscore.batch.locking` (one run at a time per output, report, mapping),
+:mod:`~idiscore.batch.preflight` (can the batch write where it must),
 :mod:`~idiscore.batch.engines` (in-process and process-pool engines),
 :mod:`~idiscore.batch.writer` (layouts, atomic writes, quarantine),
 :mod:`~idiscore.batch.durability` (when outputs are fsynced and report lines written),
@@ -17,13 +21,13 @@ Modules: :mod:`~idiscore.batch.sources` (discovery and DICOM sniffing),
 """
 
 from idiscore.batch.engines import InProcessEngine, ProcessPoolEngine, default_workers
+from idiscore.batch.planning import plan_batch
 from idiscore.batch.report import STATUSES, FileResult, load_resume_state, read_report
 from idiscore.batch.runner import (
     BatchOptions,
     BatchSummary,
     FileProcessor,
     Task,
-    plan_batch,
     read_dicom,
     run_batch,
 )

@@ -22,16 +22,18 @@ failure or an operating-system crash in the middle of a batch can leave behind:
     while files are processed, and the kernel writes a group's files together. After a
     power failure, every ``done`` line of the report names a complete output; outputs of
     the last group or two, which have no line yet, may be empty or partial under their
-    final names: a run with ``--resume`` writes them again. Without a report, distrust
-    the outputs written in the last seconds.
+    final names: a run with ``--resume`` keeps such a file if it holds exactly the bytes
+    it would write, and otherwise reports the input failed and leaves the file alone (a
+    run never overwrites a file its report does not claim): remove it and resume.
+    Without a report, distrust the outputs written in the last seconds.
 ``each``
     Every output is fsynced before its rename and its folder after the rename, and its
     report line follows at once: a complete output under its final name even after a
     power failure. Two synchronous disk flushes per file; on a shared disk they serialise
     the workers.
 
-Either way a resumed run does again every input without a ``done`` line, and overwrites
-what such an input may have left.
+Either way a resumed run does again every input without a final line (see
+:mod:`idiscore.batch.report`), and never overwrites a file its report does not claim.
 """
 
 from __future__ import annotations
@@ -109,6 +111,10 @@ class Checkpointer:
         self._error: BaseException | None = None
         self._raised = False
         self._thread: threading.Thread | None = None
+        # set when the thread has written everything: waiting on it can be interrupted
+        # (Ctrl-C) and resumed, unlike Thread.join in Python 3.11, which may then take a
+        # running thread for finished
+        self._finished = threading.Event()
 
     def add(
         self,
@@ -159,7 +165,8 @@ class Checkpointer:
                 self._condition.wait()
 
     def close(self) -> None:
-        """Sync and write everything queued; wait for it.
+        """Sync and write everything queued; wait for it. Interrupted (Ctrl-C), it can be
+        called again to go on waiting.
 
         Raises:
             OSError: a group could not be written (unless :meth:`add` raised it already).
@@ -168,6 +175,7 @@ class Checkpointer:
             self._closing = True
             self._condition.notify_all()
         if self._thread is not None:
+            self._finished.wait()
             self._thread.join()
         with self._condition:
             self._raise_error()
@@ -178,6 +186,12 @@ class Checkpointer:
             raise self._error
 
     def _run(self) -> None:
+        try:
+            self._work()
+        finally:
+            self._finished.set()
+
+    def _work(self) -> None:
         while True:
             with self._condition:
                 while not self._closing:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO
 
 from idiscore.batch.report import FileResult
-from idiscore.errors import ConfigurationError
+from idiscore.errors import ConfigurationError, StorageError
 from idiscore.pseudonyms import MappingRecorder
 
 __all__ = ["MappingFile", "journal_path"]
@@ -110,13 +110,7 @@ class MappingFile:
                 "output folder and report) with the mapping"
             )
         if not resume:
-            for existing in (target, journal):
-                if _exists(existing):
-                    raise ConfigurationError(
-                        f"the mapping file {os.fspath(existing)!r} already exists; resume "
-                        "that run (resume=True, --resume), which adds to it, or choose "
-                        "another mapping file (it is never overwritten)"
-                    )
+            cls.refuse_existing(target)
         recorder = MappingRecorder()
         earlier: list[_Entry] = []
         if resume:
@@ -135,13 +129,33 @@ class MappingFile:
         mapping._handle = os.fdopen(fd, "wb")
         return mapping
 
+    @staticmethod
+    def refuse_existing(path: str | os.PathLike[str]) -> None:
+        """Raise :class:`ConfigurationError` if the mapping file or its journal exists (a
+        batch that does not resume never adds to, nor overwrites, a mapping)."""
+        target = Path(path)
+        for existing in (target, journal_path(target)):
+            if _exists(existing):
+                raise ConfigurationError(
+                    f"the mapping file {os.fspath(existing)!r} already exists; resume "
+                    "that run (resume=True, --resume), which adds to it, or choose "
+                    "another mapping file (it is never overwritten)"
+                )
+
     def add(self, entries: Iterable[_Entry]) -> None:
         """Take the entries of one committed output; journal those not seen before."""
         new = self.recorder.merge(entries)
         if new and self._handle is not None:
             line = json.dumps([list(entry) for entry in new], ensure_ascii=True)
-            self._handle.write(line.encode("ascii") + b"\n")
-            self._handle.flush()
+            try:
+                self._handle.write(line.encode("ascii") + b"\n")
+                self._handle.flush()
+            except OSError as exc:
+                raise StorageError(
+                    exc.errno,
+                    f"cannot write the mapping journal {os.fspath(self.journal)!r}: "
+                    f"{exc.strerror or type(exc).__name__}",
+                ) from None
 
     def add_if_committed(self, result: FileResult) -> None:
         """For a result whose finishing was interrupted (Ctrl-C): keep its entries if its
@@ -166,7 +180,7 @@ class MappingFile:
         try:
             self.recorder.write(self.path)
         except OSError as exc:
-            raise OSError(
+            raise StorageError(
                 exc.errno,
                 f"cannot write the mapping file {os.fspath(self.path)!r} "
                 f"({exc.strerror or exc}); its entries are kept in {os.fspath(self.journal)!r} "

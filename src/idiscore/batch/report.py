@@ -16,13 +16,23 @@ complete output. Fields:
 ``bouncer``       (rejected only) the bouncer that refused the dataset
 ``warnings``      (only when > 0) how many reading/writing warnings were silenced
 ``key``           fingerprint of the pseudonymization key (not the key) for done lines
+``input_fs``      (only for a path that is not valid UTF-8) the path's bytes, in base64;
+``output_fs``     ``input``/``output`` then hold a readable form (``\\xff`` for a byte that
+                  is not UTF-8) and ``path_encoding`` says ``"base64 of the file system
+                  bytes"``; :func:`report_path` returns the exact path either way
 
-A resumed run skips every input whose most recent line says ``done``; a line cut short by a
-crash is removed before new lines are appended.
+``input`` is the entry's folder with symbolic links resolved, joined with its name (see
+:class:`~idiscore.batch.sources.Candidate`), so a resumed run recognises an input however
+it is spelled.
+
+A resumed run skips every input whose most recent line is final: ``done``, ``rejected`` or
+``skipped`` -- and ``failed``, unless it retries failed inputs (``retry_failed``); a line
+cut short by a crash is removed before new lines are appended.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -34,7 +44,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from idiscore.errors import ConfigurationError
+from idiscore.errors import ConfigurationError, StorageError
 
 __all__ = [
     "STATUSES",
@@ -45,6 +55,7 @@ __all__ = [
     "load_resume_state",
     "path_digest",
     "read_report",
+    "report_path",
 ]
 
 #: Every status a report line can have, in display order.
@@ -74,13 +85,18 @@ class FileResult:
     def to_json(self) -> str:
         record: dict[str, Any] = {
             "status": self.status,
-            "reason": self.reason,
-            "input": self.input,
-            "output": self.output,
+            "reason": _text(self.reason),
+            "input": _text(self.input),
+            "output": None if self.output is None else _text(self.output),
             "input_bytes": self.input_bytes,
             "output_bytes": self.output_bytes,
             "seconds": round(self.seconds, 6),
         }
+        for name in ("input", "output"):
+            value = getattr(self, name)
+            if value is not None and record[name] != value:  # not valid UTF-8: lossless too
+                record[f"{name}_fs"] = base64.b64encode(os.fsencode(value)).decode("ascii")
+                record["path_encoding"] = PATH_ENCODING
         if self.bouncer is not None:
             record["bouncer"] = self.bouncer
         if self.warnings:
@@ -88,6 +104,30 @@ class FileResult:
         if self.key is not None:
             record["key"] = self.key
         return json.dumps(record, ensure_ascii=False)
+
+
+#: what ``path_encoding`` says in a line with ``input_fs`` or ``output_fs``
+PATH_ENCODING = "base64 of the file system bytes"
+
+
+def _text(value: str) -> str:
+    """``value`` writable as UTF-8: a byte that is not UTF-8 (kept by the file system
+    encoding as a lone surrogate) becomes ``\\xNN``."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return value
+
+
+def report_path(record: dict[str, Any], name: str = "input") -> str | None:
+    """The exact path a report line holds in field ``name`` (``input`` or ``output``),
+    also when it is not valid UTF-8 (see the module docs)."""
+    raw = record.get(f"{name}_fs")
+    if isinstance(raw, str):
+        return os.fsdecode(base64.b64decode(raw))
+    value = record.get(name)
+    return None if value is None else str(value)
 
 
 def path_digest(path: str) -> bytes:
@@ -236,31 +276,43 @@ class ResumeState:
     done_inputs: DigestSet = field(default_factory=DigestSet)
     done_outputs: DigestSet = field(default_factory=DigestSet)
     keys: set[str] = field(default_factory=set)
+    #: inputs whose latest line is final (done, rejected, skipped; failed unless retried)
+    finished: DigestSet = field(default_factory=DigestSet)
 
     def is_done(self, input_path: str) -> bool:
         return path_digest(input_path) in self.done_inputs
 
+    def is_finished(self, input_path: str) -> bool:
+        """True if a resumed run leaves this input alone (it has a final line)."""
+        return path_digest(input_path) in self.finished
 
-def load_resume_state(path: str | os.PathLike[str]) -> ResumeState:
+
+_VERDICTS = {"done": 1, "rejected": 3, "skipped": 4, "failed": 5}
+
+
+def load_resume_state(path: str | os.PathLike[str], *, retry_failed: bool = False) -> ResumeState:
     """Read a report (missing: nothing done yet) into a :class:`ResumeState`.
 
     The latest line of each input decides. A report may have millions of lines: while it
     is read, each line is kept as two digests in flat buffers (33 bytes), and the latest
-    line of every input is then found by sorting them, not in a dictionary.
+    line of every input is then found by sorting them, not in a dictionary. With
+    ``retry_failed`` an input whose latest line says ``failed`` is not finished.
     """
     state = ResumeState()
     if not os.path.exists(path):
         return state
     # per line: the input's digest, its output's digest (zeros when none) and what it says
-    # (0: not done, 1: done without an output, 2: done with an output)
+    # (0: unknown status, 1: done without an output, 2: done with an output, 3: rejected,
+    # 4: skipped, 5: failed)
     inputs, outputs, verdicts = bytearray(), bytearray(), bytearray()
     no_output = bytes(16)
     for record in read_report(path):
         done = record["status"] == "done"
-        output = record.get("output")
-        inputs += path_digest(str(record["input"]))
-        outputs += path_digest(str(output)) if done and output else no_output
-        verdicts.append((2 if output else 1) if done else 0)
+        output = report_path(record, "output")
+        inputs += path_digest(report_path(record, "input") or "")
+        outputs += path_digest(output) if done and output else no_output
+        code = _VERDICTS.get(str(record["status"]), 0)
+        verdicts.append(2 if done and output else code)
         if done and record.get("key"):
             state.keys.add(str(record["key"]))
     if not verdicts:
@@ -275,9 +327,13 @@ def load_resume_state(path: str | os.PathLike[str]) -> ResumeState:
     last[:-1] = _differs_from_previous(in_high[order], in_low[order])
     latest = order[last]
     del order, last
-    done = latest[verdict[latest] > 0]
+    latest_verdict = verdict[latest]
+    done = latest[(latest_verdict == 1) | (latest_verdict == 2)]
     state.done_inputs = DigestSet.from_halves(in_high[done], in_low[done], unique=True)
-    del done, in_high, in_low, inputs
+    final = (latest_verdict > 0) & ((latest_verdict != 5) | (not retry_failed))
+    finished = latest[final]
+    state.finished = DigestSet.from_halves(in_high[finished], in_low[finished], unique=True)
+    del done, finished, in_high, in_low, inputs
     written = latest[verdict[latest] == 2]
     out_high, out_low = np.frombuffer(outputs, dtype=">u8").reshape(-1, 2).T
     state.done_outputs = DigestSet.from_halves(out_high[written], out_low[written])
@@ -285,7 +341,9 @@ def load_resume_state(path: str | os.PathLike[str]) -> ResumeState:
 
 
 class ReportWriter:
-    """Appends report lines and flushes them; truncates a partial last line first."""
+    """Appends report lines, each batch of lines with one unbuffered write; truncates a
+    partial last line first. A write the file system refuses (a full disk) is taken
+    back whole, so the report never ends in half a line."""
 
     def __init__(self, path: str | os.PathLike[str], *, append: bool) -> None:
         self.path = Path(path)
@@ -293,27 +351,40 @@ class ReportWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         if append and self.path.exists():
             _drop_partial_line(self.path)
-        self._handle: IO[str] | None = open(  # noqa: SIM115 - closed in close()
-            self.path, "a" if append else "w", encoding="utf-8", newline="\n"
+        self._handle: IO[bytes] | None = open(  # noqa: SIM115 - closed in close()
+            self.path, "ab" if append else "wb", buffering=0
         )
 
     def write(self, result: FileResult) -> None:
-        if self._handle is None:
-            raise ValueError("the report is closed")
-        self._handle.write(result.to_json() + "\n")
-        self._handle.flush()
+        self._append((result.to_json() + "\n").encode("utf-8"), sync=False)
 
     def write_many(self, results: Iterable[FileResult]) -> None:
-        """Append several lines with one flush, then fsync the report."""
+        """Append several lines with one write, then fsync the report."""
+        data = "".join(result.to_json() + "\n" for result in results).encode("utf-8")
+        self._append(data, sync=True)
+
+    def _append(self, data: bytes, *, sync: bool) -> None:
         if self._handle is None:
             raise ValueError("the report is closed")
-        self._handle.write("".join(result.to_json() + "\n" for result in results))
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        fd = self._handle.fileno()
+        start = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if sync:
+                os.fsync(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise StorageError(
+                exc.errno,
+                f"cannot write the report {os.fspath(self.path)!r}: "
+                f"{exc.strerror or type(exc).__name__}",
+            ) from None
 
     def close(self) -> None:
         if self._handle is not None:
-            self._handle.flush()
             with contextlib.suppress(OSError):
                 os.fsync(self._handle.fileno())
             self._handle.close()

@@ -21,40 +21,46 @@ returned summary says it was interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
-import re
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from pydicom.dataset import Dataset
 
+from idiscore.batch.committer import Committer
 from idiscore.batch.durability import FSYNC_POLICIES, Checkpointer
 from idiscore.batch.engines import Engine, InProcessEngine, ProcessPoolEngine
+from idiscore.batch.locking import RunLock
 from idiscore.batch.mapping import MappingFile
+from idiscore.batch.preflight import prepare_folder, probe, storage_error
+from idiscore.batch.reasons import _deidentification_reason, _describe
 from idiscore.batch.report import (
     STATUSES,
-    DigestSet,
     FileResult,
     ReportWriter,
     ResumeState,
     load_resume_state,
-    path_digest,
 )
 from idiscore.batch.safety import check_paths
-from idiscore.batch.sources import SNIFF_BYTES, Candidate, discover, sniff, sniff_head
+from idiscore.batch.sources import (
+    SNIFF_BYTES,
+    Candidate,
+    check_inputs,
+    discover,
+    sniff_head,
+)
 from idiscore.batch.writer import (
     LAYOUTS,
-    commit,
-    copy_to_quarantine,
     discard,
+    inside,
     output_path,
     sweep_temp_files,
-    temp_token,
     write_temp,
 )
 from idiscore.errors import (
@@ -62,8 +68,10 @@ from idiscore.errors import (
     DatasetRejectedError,
     DeidentificationError,
     InputError,
+    StorageError,
 )
 from idiscore.fileio import read_counting_warnings
+from idiscore.filekinds import open_regular
 from idiscore.pseudonyms import MappingRecorder
 
 if TYPE_CHECKING:
@@ -75,16 +83,12 @@ __all__ = [
     "BatchSummary",
     "FileProcessor",
     "Task",
-    "plan_batch",
     "read_dicom",
     "run_batch",
 ]
 
 #: Media Storage Directory Storage: a DICOMDIR index, not an image.
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
-
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|b'[^']*'")
-_MAX_REASON = 300
 
 
 @dataclass(frozen=True)
@@ -96,8 +100,8 @@ class BatchOptions:
         layout: ``"mirror"`` or ``"patient"`` (see :mod:`idiscore.batch.writer`).
         report: JSON-lines report file (see :mod:`idiscore.batch.report`), or None.
         quarantine: folder that receives copies of rejected and failed inputs, or None.
-        resume: skip inputs the report lists as done, and append to the report (and to
-            the mapping file).
+        resume: skip inputs the report has a final line for (done, rejected, skipped,
+            failed), and append to the report (and to the mapping file).
         workers: 1 runs in this process; more uses a process pool.
         mapping: file (``.csv``, ``.sqlite`` or ``.db``) that receives every pseudonym the
             outputs use, with its original value, or None (nothing is recorded). It
@@ -106,6 +110,8 @@ class BatchOptions:
         fsync: when outputs are flushed to the disk: ``"grouped"`` (in groups, before
             their report lines) or ``"each"`` (every file before its rename); see
             :mod:`idiscore.batch.durability`.
+        retry_failed: when resuming, process again the inputs whose latest line says
+            ``failed`` (they get a new line).
     """
 
     output: Path
@@ -116,6 +122,7 @@ class BatchOptions:
     workers: int = 1
     mapping: Path | None = None
     fsync: str = "grouped"
+    retry_failed: bool = False
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -141,10 +148,11 @@ class Task:
     path: str
     relative: str
     error: str | None = None
+    skip: str | None = None
 
     @classmethod
     def from_candidate(cls, candidate: Candidate) -> Task:
-        return cls(str(candidate.path), str(candidate.relative), candidate.error)
+        return cls(str(candidate.path), str(candidate.relative), candidate.error, candidate.skip)
 
 
 @dataclass
@@ -159,6 +167,8 @@ class BatchSummary:
     seconds: float = 0.0
     interrupted: bool = False
     dry_run: bool = False
+    #: notes for the user (a stale lock taken over); never an element value
+    notes: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -175,27 +185,6 @@ class BatchSummary:
             result.input_bytes or 0
         )
         self.bytes_out += result.output_bytes or 0
-
-
-def _mask(message: str) -> str:
-    """An error message without quoted text (which may be an element value), shortened."""
-    text = _QUOTED.sub("'…'", " ".join(message.split()))
-    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
-
-
-def _describe(exc: BaseException) -> str:
-    message = _mask(str(exc))
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-
-
-def _deidentification_reason(exc: DeidentificationError) -> str:
-    """The error's message (quoted text masked), where it happened and the rule."""
-    reason = f"cannot de-identify: {_mask(exc.message)}"
-    if exc.path:
-        reason += f" at {exc.path}"
-    if exc.rule is not None:
-        reason += f"; rule {exc.rule!r}"
-    return reason
 
 
 def read_dicom(path: str | os.PathLike[str], *, has_preamble: bool = True) -> Dataset:
@@ -261,6 +250,8 @@ class FileProcessor:
             core.pseudonymizer.recorder = MappingRecorder()
         self.core = core
         self.output = Path(output).absolute()
+        self.output_real = os.path.realpath(self.output)
+        self._inside: dict[Path, bool] = {}  # destination folder -> inside the output
         self.layout = layout
         self.record_mapping = record_mapping
         self.fsync = fsync
@@ -273,7 +264,12 @@ class FileProcessor:
         if self.record_mapping:
             recorder = self.core.pseudonymizer.recorder = MappingRecorder()
         try:
-            self._process(task, result)
+            # pydicom warns about invalid values as it decodes them, quoting the value:
+            # counted in the report (``warnings``), never shown
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                self._process(task, result)
+            result.warnings += len(caught)
             if recorder is not None and result.status == "done":
                 result.mapping = recorder.entries()
         except (KeyboardInterrupt, SystemExit):
@@ -289,10 +285,13 @@ class FileProcessor:
         if task.error is not None:
             result.reason = task.error
             return
+        if task.skip is not None:
+            result.status, result.reason = "skipped", task.skip
+            return
         try:
-            handle = open(task.path, "rb")  # noqa: SIM115 - closed below
-        except OSError as exc:
-            result.reason = f"cannot read file: {exc.strerror or _describe(exc)}"
+            handle = open_regular(task.path)  # never blocks on a FIFO, never a device
+        except InputError as exc:
+            result.reason = str(exc)
             return
         with handle:  # one open for the size, the sniff and the read
             try:
@@ -317,7 +316,10 @@ class FileProcessor:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                deidentified = self.core.deidentify(dataset, stream=True)
+                deidentified, decoding = self.core.deidentify_counting_warnings(
+                    dataset, stream=True
+                )
+                result.warnings += decoding
             except DatasetRejectedError as exc:
                 result.status, result.reason = "rejected", exc.reason
                 result.bouncer = exc.bouncer_name
@@ -330,18 +332,51 @@ class FileProcessor:
                 return
             del dataset
             destination = output_path(deidentified, Path(task.relative), self.output, self.layout)
-            token = temp_token(task.path, str(destination))
-            try:
-                temp, size = write_temp(deidentified, destination, token, fsync=self.fsync)
-            except Exception as exc:
-                result.reason = f"cannot write output: {_describe(exc)}"
+            if not self._is_inside(destination):
+                result.reason = "the output path would lie outside the output folder (not written)"
                 return
-        result.warnings = read_warnings + len(caught)
+            try:
+                temp, size = write_temp(deidentified, destination, fsync=self.fsync)
+            except OSError as exc:
+                result.reason = f"cannot write output: {exc.strerror or _describe(exc)}"
+                return
+            except Exception as exc:  # pydicom cannot encode a value: its message may quote it
+                result.reason = f"cannot write output: {type(exc).__name__} while encoding"
+                return
+        result.warnings += read_warnings + len(caught)
         result.status = "done"
         result.output = str(destination)
         result.output_bytes = size
         result.temp = str(temp)
         result.key = self.key
+
+    def _is_inside(self, destination: Path) -> bool:
+        """Whether ``destination`` resolves inside the output folder (its folder is created
+        first, inside the output folder only)."""
+        folder = destination.parent
+        known = self._inside.get(folder)
+        if known is not None:
+            return known
+        output = os.path.normpath(self.output)
+        below = os.path.normpath(folder)
+        inside_output = below == output or below.startswith(output.rstrip(os.sep) + os.sep)
+        if inside_output and not self.output.is_dir():
+            self.output.mkdir(parents=True, exist_ok=True)
+            self.output_real = os.path.realpath(self.output)
+        existing = folder  # the deepest folder that exists must resolve inside already
+        while not os.path.lexists(existing) and existing != existing.parent:
+            existing = existing.parent
+        inside_output = inside_output and inside(existing / "x", self.output_real)
+        if inside_output:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                return True  # writing the temporary file will say why
+            inside_output = inside(destination, self.output_real)
+        if len(self._inside) > 4096:
+            self._inside.clear()
+        self._inside[folder] = inside_output
+        return inside_output
 
     def crashed(self, task: Task) -> FileResult:
         """The result for a task whose worker process died."""
@@ -363,75 +398,6 @@ def _size(path: str) -> int | None:
 
 def _discard_result(result: FileResult) -> None:
     discard(result.temp)
-
-
-class _Committer:
-    """Commits outputs and makes quarantine copies, in the main process."""
-
-    def __init__(
-        self,
-        options: BatchOptions,
-        state: ResumeState | None,
-        mapping: MappingFile | None = None,
-    ) -> None:
-        self.options = options
-        self.state = state
-        self.mapping = mapping
-        self.fsync = options.fsync == "each"
-        self.quarantine = (
-            Path(options.quarantine).absolute() if options.quarantine is not None else None
-        )
-        self.claimed = DigestSet()  # ~16 bytes an output: a batch may have millions
-
-    def finish(self, task: Task, result: FileResult) -> Path | None:
-        """Commit the output of a ``done`` result, or copy a rejected or failed input to
-        the quarantine folder; the path of that copy."""
-        if result.status == "done":
-            self._commit(result)
-        if self.mapping is not None and result.mapping is not None:
-            if result.status == "done":  # committed: journaled before it is reported
-                self.mapping.add(result.mapping)
-            result.mapping = None
-        if result.status in ("rejected", "failed") and self.quarantine is not None:
-            return self._quarantine(task, result, self.quarantine)
-        return None
-
-    def _commit(self, result: FileResult) -> None:
-        assert result.output is not None and result.temp is not None
-        destination = Path(result.output)
-        digest = path_digest(result.output)
-        reason = None
-        if digest in self.claimed:
-            reason = "another input of this run was already written to the same output path"
-        elif self.state is not None and digest in self.state.done_outputs:
-            reason = "another input of an earlier run was already written to this output path"
-        elif not self.options.resume and os.path.lexists(destination):
-            reason = "a file already exists at the output path (not overwritten)"
-        if reason is not None:
-            discard(result.temp)
-            result.status, result.reason = "failed", reason
-            result.output = result.output_bytes = result.key = None
-        else:
-            try:
-                commit(Path(result.temp), destination, fsync=self.fsync)
-            except OSError as exc:
-                discard(result.temp)
-                result.status, result.reason = "failed", f"cannot write output: {_describe(exc)}"
-                result.output = result.output_bytes = result.key = None
-            else:
-                self.claimed.add(digest)
-        result.temp = None
-
-    def _quarantine(self, task: Task, result: FileResult, quarantine: Path) -> Path | None:
-        if task.error is not None or not os.path.isfile(task.path):
-            return None
-        try:
-            return copy_to_quarantine(
-                Path(task.path), Path(task.relative), quarantine, fsync=self.fsync
-            )
-        except OSError as exc:
-            result.reason += f"; copy to quarantine failed: {_describe(exc)}"
-            return None
 
 
 def _check_key(state: ResumeState, key: str) -> None:
@@ -458,6 +424,11 @@ def run_batch(
     True if the run was stopped with Ctrl-C (``KeyboardInterrupt``), which is not
     re-raised. When it returns, every output and the report are on the disk.
 
+    Before the first input is processed the output (and quarantine) folder is created,
+    the output folder, the report and the mapping file are locked against other runs (see
+    :mod:`idiscore.batch.locking`), and the report and the mapping journal are checked
+    writable (see :mod:`idiscore.batch.preflight`).
+
     With ``options.mapping`` the pseudonyms of every committed output are collected and the
     mapping file is written once at the end, also after an interruption (see
     :mod:`idiscore.batch.mapping`).
@@ -465,17 +436,59 @@ def run_batch(
     Raises:
         ConfigurationError: unsafe or invalid paths or options, or an existing report or
             mapping file without ``resume`` (before anything is written).
-        InputError: an input does not exist.
-        OSError: the mapping file could not be written at the end (its entries stay in
-            its journal, and a resumed run writes them).
+        OutputInUseError: another run holds the output folder, the report or the mapping.
+        InputError: an input does not exist, or a glob pattern matches nothing.
+        StorageError: a folder, the report or the mapping cannot be created or written
+            (also an ``OSError``); when the mapping cannot be written at the end its
+            entries stay in its journal, and a resumed run writes them.
     """
     inputs = list(inputs)
+    check_inputs(inputs)
     check_paths(inputs, options.output, options.quarantine, options.report, options.mapping)
     if not options.resume and options.report is not None and _non_empty(options.report):
         raise ConfigurationError(
             f"the report {os.fspath(options.report)!r} already exists; resume that run "
             "(resume=True, --resume) or choose another report file"
         )
+    if not options.resume and options.mapping is not None:
+        MappingFile.refuse_existing(options.mapping)
+    created = not os.path.lexists(options.output)
+    output = prepare_folder(options.output, "output folder")
+    try:
+        if options.quarantine is not None:
+            prepare_folder(options.quarantine, "quarantine folder")
+        for path, what in ((options.report, "report"), (options.mapping, "mapping file")):
+            if path is not None:
+                prepare_folder(Path(path).absolute().parent, f"folder of the {what}")
+        locked: list[tuple[str | os.PathLike[str], bool]] = [(output, True)]
+        locked += [(p, False) for p in (options.report, options.mapping) if p is not None]
+        lock = RunLock(locked)
+    except BaseException:
+        if created:  # the batch did not start: leave no empty output folder behind
+            with contextlib.suppress(OSError):
+                output.rmdir()
+        raise
+    with lock:
+        summary = BatchSummary(notes=list(lock.stale))
+        try:
+            return _run_locked(core, inputs, options, summary, on_result, engine)
+        except OSError as exc:
+            if isinstance(exc, StorageError):
+                raise
+            raise StorageError(
+                exc.errno,
+                f"cannot write the report or the mapping journal: {exc.strerror or exc}",
+            ) from None
+
+
+def _run_locked(
+    core: Core,
+    inputs: list[str | os.PathLike[str]],
+    options: BatchOptions,
+    summary: BatchSummary,
+    on_result: Callable[[FileResult, BatchSummary], None] | None,
+    engine: Engine[Task, FileResult] | None,
+) -> BatchSummary:
     processor = FileProcessor(
         core,
         options.output,
@@ -484,11 +497,10 @@ def run_batch(
         fsync=options.fsync == "each",
     )
     state: ResumeState | None = None
-    summary = BatchSummary()
     started = time.perf_counter()
     if options.resume:
         assert options.report is not None
-        state = load_resume_state(options.report)
+        state = load_resume_state(options.report, retry_failed=options.retry_failed)
         _check_key(state, processor.key)
         summary.temp_files_removed = sweep_temp_files(processor.output)
     if engine is None:
@@ -502,14 +514,19 @@ def run_batch(
         if options.mapping is not None
         else None
     )
+    report: ReportWriter | None = None
     try:
-        processor.output.mkdir(parents=True, exist_ok=True)
-        report = (
-            ReportWriter(options.report, append=options.resume)
-            if options.report is not None
-            else None
-        )
+        if mapping is not None and mapping._handle is not None:
+            probe(mapping._handle, "mapping journal", mapping.journal)
+        if options.report is not None:
+            try:
+                report = ReportWriter(options.report, append=options.resume)
+            except OSError as exc:
+                raise storage_error(exc, "open the report", options.report) from None
+            probe(report._handle, "report", options.report)  # type: ignore[arg-type]
     except BaseException:
+        if report is not None:
+            report.close()
         if mapping is not None:
             mapping.abandon()
         raise
@@ -517,11 +534,18 @@ def run_batch(
     # the mapping journal reaches the disk before the report lines of its outputs
     journal = [mapping.journal] if mapping is not None else []
     checkpointer = Checkpointer(report, policy=options.fsync, roots=roots, also_sync=journal)
-    committer = _Committer(options, state, mapping)
+    committer = Committer(
+        resume=options.resume,
+        fsync=options.fsync == "each",
+        quarantine=options.quarantine,
+        state=state,
+        mapping=mapping,
+    )
+    excluded = [processor.output] + ([options.quarantine] if options.quarantine else [])
 
     def tasks() -> Iterator[Task]:
-        for candidate in discover(inputs):
-            if state is not None and state.is_done(str(candidate.path)):
+        for candidate in discover(inputs, exclude=excluded):
+            if state is not None and state.is_finished(str(candidate.path)):
                 summary.already_done += 1
                 continue
             yield Task.from_candidate(candidate)
@@ -548,7 +572,11 @@ def run_batch(
         if close is not None:
             close()
         try:
-            checkpointer.close()
+            try:
+                checkpointer.close()
+            except KeyboardInterrupt:  # Ctrl-C while the last group is synced: finish it
+                summary.interrupted = True
+                checkpointer.close()
         finally:
             if report is not None:
                 report.close()
@@ -583,78 +611,3 @@ def _engine(processor: FileProcessor, workers: int) -> Engine[Task, FileResult]:
     return ProcessPoolEngine(
         processor, workers, on_crash=processor.crashed, on_discard=_discard_result
     )
-
-
-def plan_batch(
-    inputs: Iterable[str | os.PathLike[str]],
-    options: BatchOptions,
-    *,
-    on_result: Callable[[FileResult, BatchSummary], None] | None = None,
-) -> BatchSummary:
-    """A dry run: discover and classify every input; read nothing but headers, write nothing.
-
-    Each input gets a result with status ``done`` (would be processed; its mirror output path
-    when the layout is ``mirror``), ``skipped`` or ``failed`` (cannot be opened or its file
-    meta cannot be read). Bouncers are not run: a dry run cannot predict rejections.
-    """
-    inputs = list(inputs)
-    check_paths(inputs, options.output, options.quarantine, options.report, options.mapping)
-    output = Path(options.output).absolute()
-    state = load_resume_state(options.report) if options.resume and options.report else None
-    summary = BatchSummary(dry_run=True)
-    started = time.perf_counter()
-    try:
-        for candidate in discover(inputs):
-            if state is not None and state.is_done(str(candidate.path)):
-                summary.already_done += 1
-                continue
-            result = _classify(candidate, output, options.layout)
-            summary.add(result)
-            if on_result is not None:
-                on_result(result, summary)
-    except KeyboardInterrupt:
-        summary.interrupted = True
-    summary.seconds = time.perf_counter() - started
-    return summary
-
-
-def _classify(candidate: Candidate, output: Path, layout: str) -> FileResult:
-    start = time.perf_counter()
-    result = FileResult(status="failed", input=str(candidate.path))
-    if candidate.error is not None:
-        result.reason = candidate.error
-        return result
-    result.input_bytes = _size(str(candidate.path))
-    try:
-        sniffed = sniff(candidate.path)
-    except InputError as exc:
-        result.reason = str(exc)
-        return result
-    if not sniffed.is_dicom:
-        result.status, result.reason = "skipped", sniffed.reason
-        return result
-    if sniffed.has_preamble:
-        meta = _read_meta(candidate.path)
-        if isinstance(meta, str):
-            result.reason = meta
-            return result
-        if str(meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_SOP_CLASS:
-            result.status = "skipped"
-            result.reason = "DICOMDIR (a media directory index, not an image)"
-            return result
-    result.status = "done"
-    if layout == "mirror":
-        result.output = str(output / candidate.relative)
-    result.seconds = time.perf_counter() - start
-    return result
-
-
-def _read_meta(path: Path) -> Any:
-    from pydicom.filereader import read_file_meta_info
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return read_file_meta_info(path)
-        except Exception as exc:
-            return f"cannot read DICOM file meta: {_describe(exc)}"

@@ -7,7 +7,8 @@ Checked before anything is written (paths are compared after resolving symbolic 
 * no input may lie inside the output folder;
 * the quarantine folder and the report file must not lie inside an input folder either,
   and the report must not be an input file;
-* the output and quarantine folders must not be existing files;
+* the output and quarantine folders must not be existing files, and neither may be, or lie
+  inside, the other (raw originals must never sit among de-identified files);
 * the mapping file (original value -> pseudonym) must lie neither inside the output folder
   nor inside an input folder, and must not be an input, the report or a folder: it
   re-identifies patients, so it must never travel with the de-identified files, nor be
@@ -61,6 +62,12 @@ def check_paths(
     if quarantined is not None and quarantined.exists() and not quarantined.is_dir():
         raise ConfigurationError(
             f"quarantine {os.fspath(quarantine)!r} exists and is not a folder"  # type: ignore[arg-type]
+        )
+    if quarantined is not None and (_inside(quarantined, out) or _inside(out, quarantined)):
+        raise ConfigurationError(
+            f"the quarantine folder {os.fspath(quarantine)!r} and the output folder "  # type: ignore[arg-type]
+            f"{os.fspath(output)!r} overlap: raw originals would lie among (or around) the "
+            "de-identified files; choose a quarantine folder outside the output folder"
         )
     reported = _real(report) if report is not None else None
     if reported is not None and reported.is_dir():

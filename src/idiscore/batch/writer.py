@@ -9,12 +9,21 @@ Layouts:
              from the *de-identified* values, each made safe as a file name.
 
 Every file is first written completely to a temporary file in its destination folder
-(named ``.idiscore-<token>.tmp``) and only then renamed over its final name with
-:func:`os.replace`, so an interrupted or killed run never leaves a partial output file under
-its final name. Whether the file is also fsynced before the rename (``fsync=True``, the
-default of these functions) or later, in a group with others, is the batch's durability
-policy (see :mod:`idiscore.batch.durability`). A run killed outright may leave temporary
-files behind; :func:`sweep_temp_files` removes them (a resumed run does so before it starts).
+and only then renamed over its final name with :func:`os.replace`, so an interrupted or
+killed run never leaves a partial output file under its final name. Whether the file is
+also fsynced before the rename (``fsync=True``, the default of these functions) or later,
+in a group with others, is the batch's durability policy (see
+:mod:`idiscore.batch.durability`).
+
+Temporary names are unique to the writing process and carry a mark only idiscore makes:
+``.idiscore-<pid>-<random>-<check>.tmp``, where ``<check>`` is a keyed hash of what precedes
+it (:func:`is_temp_name`). Two processes never write to the same temporary file, and a run
+killed outright leaves temporary files that :func:`sweep_temp_files` removes (a resumed run
+does so before it starts) -- only those: a user's file named ``.idiscore-notes.tmp`` lacks
+the mark and is never touched.
+
+:func:`inside` checks that a destination resolves inside the output folder (no ``..``, no
+symbolic link leading out of it) before anything is written there.
 """
 
 from __future__ import annotations
@@ -23,14 +32,18 @@ import contextlib
 import hashlib
 import os
 import re
+import secrets
 import shutil
+import stat
 from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from idiscore.errors import InputError
 from idiscore.fileio import save
+from idiscore.filekinds import open_regular
 
 __all__ = [
     "LAYOUTS",
@@ -41,8 +54,12 @@ __all__ = [
     "discard",
     "fsync_folder",
     "fsync_path",
+    "inside",
+    "is_temp_name",
+    "new_temp_name",
     "output_path",
     "safe_name",
+    "same_content",
     "sweep_temp_files",
     "temp_token",
     "write_temp",
@@ -93,13 +110,46 @@ def output_path(dataset: Dataset, relative: Path, output: Path, layout: str) -> 
 
 
 def temp_token(*parts: str) -> str:
-    """A short token, the same for the same parts: temporary names are reproducible."""
+    """A short token, the same for the same parts (kept for callers; temporary names no
+    longer depend on it)."""
     digest = hashlib.blake2b("\x00".join(parts).encode("utf-8", "surrogateescape"))
     return digest.hexdigest()[:20]
 
 
-def _temp_for(destination: Path, token: str) -> Path:
-    return destination.parent / f"{TEMP_PREFIX}{token}{TEMP_SUFFIX}"
+_MARK_KEY = b"idiscore temporary file v1"
+_TEMP_NAME = re.compile(
+    re.escape(TEMP_PREFIX) + r"([0-9a-f]+-[0-9a-f]{16})-([0-9a-f]{10})" + re.escape(TEMP_SUFFIX)
+)
+
+
+def _check(body: str) -> str:
+    return hashlib.blake2b(body.encode("ascii"), key=_MARK_KEY, digest_size=5).hexdigest()
+
+
+def new_temp_name() -> str:
+    """A temporary file name unique to this process and call, with idiscore's mark."""
+    body = f"{os.getpid():x}-{secrets.token_hex(8)}"
+    return f"{TEMP_PREFIX}{body}-{_check(body)}{TEMP_SUFFIX}"
+
+
+def is_temp_name(name: str) -> bool:
+    """True only for a name :func:`new_temp_name` made (its mark checks out)."""
+    match = _TEMP_NAME.fullmatch(name)
+    return match is not None and secrets.compare_digest(_check(match[1]), match[2])
+
+
+def _temp_for(destination: Path, token: str | None = None) -> Path:
+    return destination.parent / new_temp_name()
+
+
+def inside(destination: Path, output_real: str) -> bool:
+    """True if ``destination``'s folder, symbolic links resolved, is ``output_real`` (a
+    resolved folder) or below it, and its name is a plain name."""
+    name = destination.name
+    if name in ("", ".", "..") or "/" in name or (os.altsep and os.altsep in name):
+        return False
+    folder = os.path.realpath(destination.parent)
+    return folder == output_real or folder.startswith(output_real.rstrip(os.sep) + os.sep)
 
 
 def _prepare(dataset: Dataset) -> None:
@@ -133,7 +183,7 @@ def _complete_meta(dataset: Dataset) -> bool:
 
 
 def write_temp(
-    dataset: Dataset, destination: Path, token: str, *, fsync: bool = True
+    dataset: Dataset, destination: Path, token: str | None = None, *, fsync: bool = True
 ) -> tuple[Path, int]:
     """Write ``dataset`` as a DICOM file to a temporary file next to ``destination``.
 
@@ -146,7 +196,8 @@ def write_temp(
     temp = _temp_for(destination, token)
     _prepare(dataset)
     try:
-        with open(temp, "wb") as handle:
+        # a new file, never an existing one (nor what a symbolic link of that name names)
+        with open(temp, "xb") as handle:
             if _complete_meta(dataset):
                 save(dataset, handle)  # as save_as, raw values copied, pixel data streamed
             else:
@@ -225,13 +276,13 @@ def copy_to_quarantine(
     candidate = destination
     number = 0
     while candidate.exists():
-        if _same_content(candidate, source):
+        if same_content(candidate, source):
             return candidate
         number += 1
         candidate = destination.with_name(f"{destination.name}.{number}")
-    temp = _temp_for(candidate, temp_token("quarantine", str(source), str(candidate)))
+    temp = _temp_for(candidate)
     try:
-        with open(source, "rb") as reader, open(temp, "wb") as writer:
+        with open_regular(source) as reader, open(temp, "xb") as writer:
             shutil.copyfileobj(reader, writer)
             writer.flush()
             if fsync:
@@ -245,29 +296,42 @@ def copy_to_quarantine(
     return candidate
 
 
-def _same_content(first: Path, second: Path) -> bool:
+def same_content(first: Path, second: Path) -> bool:
+    """True if both are readable regular files with the same bytes."""
     try:
         if first.stat().st_size != second.stat().st_size:
             return False
-        with open(first, "rb") as a, open(second, "rb") as b:
+        with open_regular(first) as a, open_regular(second) as b:
             while True:
                 block_a = a.read(1 << 20)
                 if block_a != b.read(1 << 20):
                     return False
                 if not block_a:
                     return True
-    except OSError:
+    except (OSError, InputError):
         return False
 
 
 def sweep_temp_files(folder: Path) -> int:
-    """Remove the temporary files an interrupted run left below ``folder``; count them."""
+    """Remove the temporary files an interrupted run left below ``folder``; count them.
+
+    Only regular files whose name has idiscore's mark (:func:`is_temp_name`) are removed;
+    symbolic links are neither removed nor followed. The caller holds the output folder's
+    lock, so no other run is writing them.
+    """
     removed = 0
     if not folder.is_dir():
         return 0
     for dirpath, _dirnames, filenames in os.walk(folder):
         for name in filenames:
-            if name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX):
-                discard(Path(dirpath) / name)
-                removed += 1
+            if not is_temp_name(name):
+                continue
+            path = Path(dirpath) / name
+            try:
+                if not stat.S_ISREG(os.lstat(path).st_mode):
+                    continue
+            except OSError:
+                continue
+            discard(path)
+            removed += 1
     return removed

@@ -2,7 +2,10 @@
 
 Exit codes: 0 -- every input done or skipped; 1 -- some input rejected or failed (or,
 for ``explain``, the file cannot be read); 2 -- usage or configuration error (bad option,
-unknown profile option, unsafe paths, missing key file); 130 -- interrupted (Ctrl-C).
+unknown profile option, unsafe paths, missing key file, an input or pattern that matches
+nothing, another run using the same output, report or mapping); 3 -- a place the batch
+writes to cannot be created or written (output folder, report, mapping: missing
+permission, read-only or full file system); 130 -- interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from idiscore._version import __version__
 from idiscore.errors import (
@@ -26,6 +30,7 @@ from idiscore.errors import (
     IDISCoreError,
     InputError,
     MissingDependencyError,
+    StorageError,
 )
 
 __all__ = ["main"]
@@ -33,11 +38,16 @@ __all__ = ["main"]
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
+EXIT_STORAGE = 3
 EXIT_INTERRUPTED = 130
 
 
 class _ConfigurationProblem(click.ClickException):
     exit_code = EXIT_USAGE
+
+
+class _StorageProblem(click.ClickException):
+    exit_code = EXIT_STORAGE
 
 
 class _IdiscoreGroup(click.Group):
@@ -46,6 +56,8 @@ class _IdiscoreGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except StorageError as exc:
+            raise _StorageProblem(exc.strerror or str(exc)) from None
         except (ConfigurationError, MissingDependencyError, InputError) as exc:
             raise _ConfigurationProblem(str(exc)) from None
 
@@ -188,6 +200,11 @@ def _verbosity(quiet: bool, verbose: int) -> int:
     "file before it gets its final name (slower; complete outputs even after a power "
     "failure mid-batch).",
 )
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="With --resume: process again the inputs whose last report line says failed.",
+)
 @click.option("--dry-run", is_flag=True, help="Discover and classify inputs; write nothing.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the summary.")
 @click.option("-v", "--verbose", count=True, help="A line per input.")
@@ -204,24 +221,31 @@ def deidentify(
     midi_b_mapping: bool,
     resume: bool,
     fsync: str,
+    retry_failed: bool,
     dry_run: bool,
     quiet: bool,
     verbose: int,
 ) -> None:
     """De-identify DICOM files, folders (recursively) and glob patterns into OUTPUT.
 
-    Files that are not DICOM, and DICOMDIR files, are skipped. Rejected and unreadable
-    files are reported (and copied to --quarantine). Exit code 0: everything done or
-    skipped; 1: some inputs rejected or failed; 2: usage or configuration error.
+    Files that are not DICOM, DICOMDIR files, and entries that are not regular files
+    (FIFOs, sockets, devices) are skipped. Rejected and unreadable files are reported (and
+    copied to --quarantine). Exit code 0: everything done or skipped; 1: some inputs
+    rejected or failed; 2: usage or configuration error (or another run holds the output);
+    3: the output folder, report or mapping cannot be written.
     """
     from idiscore.batch import BatchOptions, default_workers, plan_batch, run_batch
-    from idiscore.batch.sources import count_candidates, is_glob
+    from idiscore.batch.sources import check_inputs, count_candidates, is_glob
     from idiscore.cli.display import BatchDisplay, summary_table
     from idiscore.cli.setup import build_core, load_key
 
     for item in inputs:
         if not is_glob(item) and not os.path.lexists(item):
             raise click.BadParameter(f"{item!r} does not exist", param_hint="INPUT")
+    try:
+        check_inputs(inputs)
+    except InputError as exc:
+        raise click.BadParameter(str(exc), param_hint="INPUT") from None
     if resume and report is None:
         raise click.UsageError("--resume needs --report (the report of the earlier run)")
     if midi_b_mapping and mapping is None:
@@ -235,6 +259,7 @@ def deidentify(
         workers=workers or default_workers(),
         mapping=mapping,
         fsync=fsync,
+        retry_failed=retry_failed,
     )
     console = _console()
     verbosity = _verbosity(quiet, verbose)
@@ -255,9 +280,9 @@ def deidentify(
             "--resume needs the key of the earlier run (--key-file or IDISCORE_KEY); "
             "a random key would give different pseudonyms"
         )
+    core = build_core(profile_spec, key)  # a profile error first, then the key warning
     if verbosity >= 0:
         _describe_key(key)
-    core = build_core(profile_spec, key)
     total = None
     if console.is_terminal and verbosity >= 0:
         with console.status("finding input files…"):
@@ -267,6 +292,8 @@ def deidentify(
         BatchDisplay(console, verbosity=verbosity, total=total) as display,
     ):
         summary = run_batch(core, inputs, options, on_result=display.update)
+    for note in summary.notes:
+        _warn(escape(note))
     console.print(summary_table(summary))
     if summary.temp_files_removed and verbosity >= 0:
         console.print(
@@ -305,49 +332,69 @@ def deidentify(
 )
 def explain(file: Path, profile_spec: str, key_file: str | None, show_values: bool) -> None:
     """Show, for every element of FILE, the rule that applies and what it does."""
-    from idiscore.batch import read_dicom, sniff
-    from idiscore.cli.explain import explain_dataset, format_explanation
     from idiscore.cli.setup import build_core, load_key
 
     key = load_key(key_file)
     core = build_core(profile_spec, key)
-    console = _console()
-    try:
-        sniffed = sniff(file)
-        if not sniffed.is_dicom:
-            raise InputError(sniffed.reason)
-        dataset = read_dicom(file, has_preamble=sniffed.has_preamble)
-    except InputError as exc:
-        _error_console().print(f"[bold red]error:[/] {file}: {exc}", markup=True)
+    # pydicom warns about invalid values as it decodes them, quoting the value: counted,
+    # never shown
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            lines = _explanation(file, core, show_values)
+        except IDISCoreError as exc:
+            lines = None
+            message = str(exc)
+    if lines is None:
+        _error_console().print(f"[bold red]error:[/] {escape(_shown(file))}: {escape(message)}")
         _exit(EXIT_SOME_FAILED)
+        return
+    for line in lines:
+        click.echo(line)
+    if not show_values:
+        click.echo("(values masked; --show-values prints them)")
+    if caught:
+        click.echo(f"({len(caught)} warning(s) from pydicom not shown: they may quote values)")
+
+
+def _shown(path: Path | str) -> str:
+    from idiscore.cli.display import printable
+
+    return printable(path)
+
+
+def _explanation(file: Path, core: Any, show_values: bool) -> list[str]:
+    """The lines ``explain`` prints (built completely first: an error prints none)."""
+    from idiscore.batch import read_dicom, sniff
+    from idiscore.cli.explain import explain_dataset, format_explanation
+
+    sniffed = sniff(file)  # a FIFO or a device is refused before it is opened
+    if not sniffed.is_dicom:
+        raise InputError(sniffed.reason)
+    dataset = read_dicom(file, has_preamble=sniffed.has_preamble)
     verdict = "would be de-identified"
     deidentified = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            deidentified = core.deidentify(dataset)
-        except DatasetRejectedError as exc:
-            verdict = f"would be REJECTED by {exc.bouncer_name}: {exc.reason}"
-        except IDISCoreError as exc:
-            verdict = f"would FAIL: {exc}"
-    echo = click.echo
-    echo(f"{file}: {verdict} with profile {core.profile.name!r}")
+    try:
+        deidentified = core.deidentify(dataset)
+    except DatasetRejectedError as exc:
+        verdict = f"would be REJECTED by {exc.bouncer_name}: {exc.reason}"
+    except IDISCoreError as exc:
+        verdict = f"would FAIL: {exc}"
+    lines = [f"{_shown(file)}: {verdict} with profile {core.profile.name!r}"]
     meta = getattr(dataset, "file_meta", None)
     if meta is not None and len(meta):
-        echo("file meta information:")
+        lines.append("file meta information:")
         out_meta = getattr(deidentified, "file_meta", None) if deidentified is not None else None
         for line in explain_dataset(
             meta, core.profile, show_values=show_values, deidentified=out_meta, depth=1
         ):
-            echo(format_explanation(line, show_values=show_values))
-    echo("data set:")
+            lines.append(format_explanation(line, show_values=show_values))
+    lines.append("data set:")
     for line in explain_dataset(
         dataset, core.profile, show_values=show_values, deidentified=deidentified, depth=1
     ):
-        echo(format_explanation(line, show_values=show_values))
-    if not show_values:
-        echo("(values masked; --show-values prints them)")
-    del console
+        lines.append(format_explanation(line, show_values=show_values))
+    return lines
 
 
 @main.command("profile")

@@ -7,6 +7,7 @@ one per input with ``-v``. Never an element value: reasons come from the report.
 
 from __future__ import annotations
 
+import os
 import time
 from types import TracebackType
 
@@ -27,7 +28,7 @@ from rich.table import Table
 from idiscore.batch.report import STATUSES, FileResult
 from idiscore.batch.runner import BatchSummary
 
-__all__ = ["BatchDisplay", "format_bytes", "summary_table"]
+__all__ = ["BatchDisplay", "format_bytes", "printable", "summary_table"]
 
 _STYLES = {"done": "green", "rejected": "yellow", "skipped": "dim", "failed": "red"}
 _PLAIN_EVERY = 10.0  # seconds between progress lines when not on a terminal
@@ -41,6 +42,15 @@ def format_bytes(count: int) -> str:
             return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{count} B"  # pragma: no cover
+
+
+def printable(path: str | os.PathLike[str] | None) -> str:
+    """A path (or text) as one printable line: a byte that is not UTF-8 becomes ``\\xNN``,
+    a control character (a newline in a file name) its escape."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace") if path is not None else ""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class _RateColumn(TextColumn):
@@ -129,14 +139,14 @@ class BatchDisplay:
 
     def _line(self, result: FileResult) -> None:
         status = "would process" if self.dry_run and result.status == "done" else result.status
-        text = f"{status}: {result.input}"
+        text = f"{status}: {printable(result.input)}"
         if result.status == "done" and result.output:
-            text += f" -> {result.output}"
+            text += f" -> {printable(result.output)}"
         if result.reason:
             text += (
-                f" ({result.bouncer}: {result.reason})"
+                f" ({result.bouncer}: {printable(result.reason)})"
                 if result.bouncer
-                else (f" ({result.reason})")
+                else (f" ({printable(result.reason)})")
             )
         style = _STYLES.get(result.status, "")
         if self.live:
@@ -167,7 +177,7 @@ def summary_table(summary: BatchSummary) -> Table:
             output,
         )
     if summary.already_done:
-        table.add_row("done earlier (resumed)", str(summary.already_done), "", "")
+        table.add_row("finished earlier (resumed)", str(summary.already_done), "", "")
     total_in = sum(summary.bytes_in.values())
     table.add_section()
     table.add_row("total", str(summary.total), format_bytes(total_in), "")

@@ -17,6 +17,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from idiscore.elements import creator_of, decode, load_deferred
+from idiscore.errors import idiscore_error
 from idiscore.identifiers import tag_string
 from idiscore.operators import (
     Clean,
@@ -142,7 +143,35 @@ def explain_dataset(
 
     ``deidentified`` (the Core's output for ``dataset``) adds the new values when
     ``show_values`` is set. ``inherited`` is the outcome imposed by an enclosing sequence.
+
+    Raises:
+        DeidentificationError: an element cannot be decoded (the message names the error's
+            type, never a value), or the data set is nested too deeply.
     """
+    try:
+        yield from _explain(
+            dataset,
+            profile,
+            show_values=show_values,
+            deidentified=deidentified,
+            depth=depth,
+            inherited=inherited,
+            encoding=encoding,
+        )
+    except Exception as exc:
+        raise idiscore_error(exc, "cannot explain an element") from None
+
+
+def _explain(
+    dataset: Dataset,
+    profile: Profile,
+    *,
+    show_values: bool,
+    deidentified: Dataset | None,
+    depth: int,
+    inherited: str | None,
+    encoding: str | list[str] | None,
+) -> Iterator[ElementExplanation]:
     lookup = profile.compiled.lookup
     encoding = charset_of(dataset, encoding or "iso8859")
     for element in _elements(dataset, encoding):
@@ -196,7 +225,7 @@ def explain_dataset(
             new_item = (
                 new_items[index] if new_items is not None and index < len(new_items) else None
             )
-            yield from explain_dataset(
+            yield from _explain(
                 item,
                 profile,
                 show_values=show_values,

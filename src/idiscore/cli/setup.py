@@ -52,7 +52,35 @@ def resolve_profile(spec: str) -> Profile:
         raise ConfigurationError(f"--profile {spec!r} has an empty option name")
     from idiscore.defaults import profile_from_options
 
-    return profile_from_options(names)
+    try:
+        return profile_from_options(names)
+    except ConfigurationError as exc:
+        hint = _did_you_mean(names)
+        if hint:
+            raise ConfigurationError(f"{exc}; {hint}") from None
+        raise
+
+
+def _did_you_mean(names: list[str]) -> str:
+    """``did you mean 'clean_descriptors'?`` for the first unknown option name, or ''."""
+    import difflib
+
+    from idiscore.defaults import get_dicom_rule_sets
+    from idiscore.standard.rulesets import SET_NAMES
+
+    sets = get_dicom_rule_sets()
+    known = ["default", "basic", "tcia_private", *SET_NAMES.values()]
+    for name in names:
+        if name in known:
+            continue
+        try:
+            sets.by_name(name)
+        except ConfigurationError:
+            close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.6)
+            if close:
+                return f"did you mean {close[0]!r}?"
+            return ""
+    return ""
 
 
 @dataclass(frozen=True)
