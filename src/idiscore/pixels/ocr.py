@@ -1,0 +1,304 @@
+"""Find burned-in text on every frame of a dataset, and turn it into rectangles to blank.
+
+:class:`TextDetection` is the configuration (plain data: it pickles with the Core; the engine
+itself is created in each process on first use, see :mod:`idiscore.pixels.text`).
+:func:`find_text` does the work:
+
+1. Every frame is decoded (any transfer syntax pydicom decodes) and made viewable as 8 bits:
+   colour as RGB, PALETTE COLOR through its lookup tables, grey values scaled from the
+   smallest to the largest value of the whole image, MONOCHROME1 inverted.
+2. Frames are compared pixel by pixel. What never changes over the loop (the banner, the
+   labels, the scale) is read **once**, on a composite of the static pixels with every
+   varying pixel black. Then each frame is read only inside the bounding box of the pixels
+   that vary (plus a margin), and a crop identical to one already read reuses its result
+   (hash of the pixels): a loop whose frames repeat is read once per distinct frame.
+   A single frame is read whole.
+3. Boxes with too little confidence, without a letter or digit, or (in ``phi`` mode) whose
+   text is not identifying (:class:`~idiscore.pixels.phi_text.PhiText`) are left out. Every
+   other box, widened by ``margin`` pixels on each side, is blanked on every frame.
+
+:class:`TextFindings` records the frames, the number of detector runs and the boxes'
+coordinates, never the text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.pixels.decoders.base import get_decoder
+from pydicom.pixels.processing import apply_color_lut
+from pydicom.uid import UID
+
+from idiscore.errors import ConfigurationError
+from idiscore.pixels.blanking import Region
+from idiscore.pixels.layout import PixelLayout, fail
+from idiscore.pixels.phi_text import PhiText
+from idiscore.pixels.text import (
+    ENGINES,
+    INSTALL_HINT,
+    TextBox,
+    TextDetector,
+    check_engine,
+    engine_available,
+    get_detector,
+)
+
+#: ``all`` blanks every text box; ``phi`` only text that identifies someone.
+MODES: tuple[str, ...] = ("all", "phi")
+_CROP_MARGIN = 8  # pixels around the varying part of a loop, so text on its edge is whole
+
+
+@dataclass(frozen=True)
+class TextDetection:
+    """How burned-in text is found: engine, mode, margin and minimum confidence."""
+
+    engine: str = "rapidocr"
+    mode: str = "all"
+    margin: int = 4
+    min_confidence: float = 0.5
+
+    def __post_init__(self) -> None:
+        check_engine(self.engine)
+        if self.mode not in MODES:
+            raise ConfigurationError(
+                f"unknown text detection mode {self.mode!r}: use one of {', '.join(MODES)}"
+            )
+        if isinstance(self.margin, bool) or not isinstance(self.margin, int) or self.margin < 0:
+            raise ConfigurationError("the text box margin is a non-negative number of pixels")
+        if not 0.0 <= float(self.min_confidence) <= 1.0:
+            raise ConfigurationError("the minimum text confidence is between 0 and 1")
+
+    @property
+    def available(self) -> bool:
+        """True when the engine can run in this process."""
+        return engine_available(self.engine)
+
+    @property
+    def install_hint(self) -> str:
+        return INSTALL_HINT[self.engine]
+
+    def detector(self) -> TextDetector:
+        return get_detector(self.engine)
+
+
+@dataclass(frozen=True)
+class FoundBox:
+    """A box to blank: where (x = column, y = row) and on which frames it was read."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    frames: tuple[int, ...] | None  # None: the static part of the image, every frame
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "x": self.x,
+            "y": self.y,
+            "width": self.width,
+            "height": self.height,
+            "frames": "all" if self.frames is None else list(self.frames),
+        }
+
+
+@dataclass(frozen=True)
+class TextFindings:
+    """What text detection found in one dataset (coordinates only, never text)."""
+
+    engine: str
+    mode: str
+    frames: int
+    detector_runs: int
+    boxes: tuple[FoundBox, ...]
+    regions: tuple[Region, ...]  # row_start, row_stop, column_start, column_stop
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine,
+            "mode": self.mode,
+            "frames": self.frames,
+            "detector_runs": self.detector_runs,
+            "boxes": len(self.boxes),
+            "areas": [box.to_dict() for box in self.boxes],
+        }
+
+
+def _decoded(dataset: Dataset, syntax: UID) -> tuple[np.ndarray, str]:
+    try:
+        decoder = get_decoder(syntax)
+    except NotImplementedError:
+        raise fail(f"no decoder exists for {syntax.name} ({syntax})") from None
+    if not decoder.is_available:
+        raise fail(f"cannot decode {syntax.name}: install idiscore[codecs]")
+    try:
+        array, meta = decoder.as_array(dataset, raw=False)
+    except Exception as error:
+        raise fail(f"{syntax.name} pixel data could not be decoded: {error}") from error
+    photometric = str(meta.get("photometric_interpretation", "")).strip().upper()
+    return array, photometric
+
+
+def viewable_frames(dataset: Dataset, layout: PixelLayout, syntax: UID) -> np.ndarray:
+    """Every frame as ``uint8``: ``(frames, rows, columns)`` or ``(frames, rows, columns, 3)``."""
+    array, photometric = _decoded(dataset, syntax)
+    if layout.frames == 1:
+        array = array[None, ...]
+    if array.shape[:3] != (layout.frames, layout.rows, layout.columns):
+        raise fail(f"decoded pixel data has shape {array.shape}, not the header's size")
+    photometric = photometric or layout.photometric
+    if photometric == "PALETTE COLOR":
+        try:
+            array = apply_color_lut(array, dataset)
+        except Exception as error:
+            raise fail(f"the palette colour lookup tables cannot be read ({error})") from error
+    elif photometric.startswith("YBR"):  # decoders convert to RGB; a few leave YBR as is
+        from pydicom.pixels.processing import convert_color_space
+
+        array = convert_color_space(array, photometric, "RGB")
+    if array.dtype == np.uint8 and photometric != "MONOCHROME1":
+        return array
+    values = array.astype(np.float32)
+    low, high = float(values.min()), float(values.max())
+    scale = 255.0 / (high - low) if high > low else 0.0
+    viewable = ((values - low) * scale).round().astype(np.uint8)
+    if photometric == "MONOCHROME1":
+        viewable = 255 - viewable
+    return viewable
+
+
+def _digest(array: np.ndarray) -> bytes:
+    return hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=16).digest()
+
+
+def _bounding_box(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
+    rows = np.flatnonzero(mask.any(axis=1))
+    if not len(rows):
+        return None
+    columns = np.flatnonzero(mask.any(axis=0))
+    top, bottom = max(0, int(rows[0]) - margin), min(mask.shape[0], int(rows[-1]) + 1 + margin)
+    left = max(0, int(columns[0]) - margin)
+    right = min(mask.shape[1], int(columns[-1]) + 1 + margin)
+    return top, bottom, left, right
+
+
+class _Reader:
+    """Runs the detector, remembering results by the pixels it was given."""
+
+    def __init__(self, detector: TextDetector) -> None:
+        self.detector = detector
+        self.runs = 0
+        self._seen: dict[bytes, list[TextBox]] = {}
+
+    def read(self, image: np.ndarray) -> list[TextBox]:
+        key = _digest(image) + repr(image.shape).encode()
+        found = self._seen.get(key)
+        if found is None:
+            found = self.detector.detect(np.ascontiguousarray(image))
+            self.runs += 1
+            self._seen[key] = found
+        return found
+
+
+def _detected(
+    frames: np.ndarray, reader: _Reader
+) -> list[tuple[TextBox, tuple[int, ...] | None]]:
+    """Every box read, with the frames it was read on (None: the static part)."""
+    if len(frames) == 1:
+        return [(box, None) for box in reader.read(frames[0])]
+    low, high = frames.min(axis=0), frames.max(axis=0)
+    varying = low != high
+    if varying.ndim == 3:
+        varying = varying.any(axis=2)
+    found: list[tuple[TextBox, tuple[int, ...] | None]] = []
+    if not varying.all():
+        static = frames[0].copy()
+        static[varying] = 0
+        found += [(box, None) for box in reader.read(static)]
+    crop = _bounding_box(varying, _CROP_MARGIN)
+    if crop is None:
+        return found
+    top, bottom, left, right = crop
+    per_box: dict[tuple[int, int, int, int], tuple[TextBox, list[int]]] = {}
+    for index, frame in enumerate(frames):
+        for box in reader.read(frame[top:bottom, left:right]):
+            moved = box.shifted(top, left)
+            key = (moved.x, moved.y, moved.width, moved.height)
+            if key not in per_box:
+                per_box[key] = (moved, [])
+            per_box[key][1].append(index)
+    found += [(box, tuple(indices)) for box, indices in per_box.values()]
+    return found
+
+
+def _kept(box: TextBox, detection: TextDetection, phi: PhiText | None) -> bool:
+    if box.confidence < detection.min_confidence:
+        return False
+    if not any(character.isalnum() for character in box.text):
+        return False
+    return phi is None or phi.is_identifying(box.text)
+
+
+def find_text(
+    dataset: Dataset,
+    layout: PixelLayout,
+    syntax: UID,
+    detection: TextDetection,
+    identifying_values: Iterable[str] = (),
+) -> TextFindings:
+    """Find the text to blank on every frame of ``dataset`` (see the module docstring)."""
+    frames = viewable_frames(dataset, layout, syntax)
+    reader = _Reader(detection.detector())
+    phi = PhiText(identifying_values) if detection.mode == "phi" else None
+    boxes: list[FoundBox] = []
+    regions: list[Region] = []
+    margin = detection.margin
+    for box, on_frames in _detected(frames, reader):
+        if not _kept(box, detection, phi):
+            continue
+        found = FoundBox(box.x, box.y, box.width, box.height, on_frames)
+        if found in boxes:
+            continue
+        boxes.append(found)
+        region = (
+            max(0, box.y - margin),
+            min(layout.rows, box.y + box.height + margin),
+            max(0, box.x - margin),
+            min(layout.columns, box.x + box.width + margin),
+        )
+        if region[0] < region[1] and region[2] < region[3] and region not in regions:
+            regions.append(region)
+    return TextFindings(
+        engine=detection.engine,
+        mode=detection.mode,
+        frames=layout.frames,
+        detector_runs=reader.runs,
+        boxes=tuple(boxes),
+        regions=tuple(regions),
+    )
+
+
+def merge_regions(*groups: Sequence[Region]) -> list[Region]:
+    """The regions of every group, each once, in order."""
+    merged: list[Region] = []
+    for group in groups:
+        for region in group:
+            if region not in merged:
+                merged.append(region)
+    return merged
+
+
+__all__ = [
+    "ENGINES",
+    "MODES",
+    "FoundBox",
+    "TextDetection",
+    "TextFindings",
+    "find_text",
+    "merge_regions",
+    "viewable_frames",
+]
