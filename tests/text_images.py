@@ -72,7 +72,9 @@ def _grey(bits: int, inverted: bool, mask: np.ndarray, seed: int = 0) -> np.ndar
     return values.round().astype(np.int64)
 
 
-def monochrome(bits: int, inverted: bool = False, syntax: UID = ExplicitVRLittleEndian) -> TextImage:
+def monochrome(
+    bits: int, inverted: bool = False, syntax: UID = ExplicitVRLittleEndian
+) -> TextImage:
     mask = text_mask(LINES)
     pixels = _grey(bits, inverted, mask)[None]
     ds = make_dataset(

@@ -57,6 +57,7 @@ from idiscore.batch.writer import (
     temp_token,
     write_temp,
 )
+from idiscore.core import PIXEL_FINDINGS
 from idiscore.errors import (
     ConfigurationError,
     DatasetRejectedError,
@@ -337,6 +338,9 @@ class FileProcessor:
                 result.reason = f"cannot write output: {_describe(exc)}"
                 return
         result.warnings = read_warnings + len(caught)
+        findings = deidentified.__dict__.get(PIXEL_FINDINGS)
+        if findings is not None:
+            result.pixels = findings.to_dict()
         result.status = "done"
         result.output = str(destination)
         result.output_bytes = size

@@ -79,6 +79,46 @@ _key_option = click.option(
 )
 
 
+def _ocr_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--ocr/--no-ocr, --ocr-mode and --ocr-engine (burned-in text detection)."""
+    command = click.option(
+        "--ocr-engine",
+        type=click.Choice(["rapidocr", "tesseract"]),
+        default="rapidocr",
+        show_default=True,
+        help="Text detector: rapidocr (idiscore[ocr]) or tesseract (pytesseract and the "
+        "tesseract program).",
+    )(command)
+    command = click.option(
+        "--ocr-mode",
+        type=click.Choice(["all", "phi"]),
+        default="all",
+        show_default=True,
+        help="all: blank every text box; phi: only text matching the patient's names, IDs, "
+        "dates and institution, or shaped like an identifier (keeps '2.5MHz', 'TIS0.5').",
+    )(command)
+    return click.option(
+        "--ocr/--no-ocr",
+        default=True,
+        show_default=True,
+        help="Find and blank burned-in text in images whose Burned In Annotation is YES, or "
+        "absent on ultrasound, secondary capture, photographs and documents; without it "
+        "(or without the engine installed) such images are rejected.",
+    )(command)
+
+
+def _text_detection(ocr: bool, mode: str, engine: str) -> Any:
+    from idiscore.cli.setup import text_detection
+
+    detection = text_detection(ocr, mode, engine)
+    if detection is not None and not detection.available:
+        _warn(
+            f"text detection engine {engine} is not installed ({detection.install_hint}): "
+            "images that may show burned-in text are rejected"
+        )
+    return detection
+
+
 @click.group(cls=_IdiscoreGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="idiscore")
 def main() -> None:
@@ -181,6 +221,7 @@ def _verbosity(quiet: bool, verbose: int) -> int:
     "file before it gets its final name (slower; complete outputs even after a power "
     "failure mid-batch).",
 )
+@_ocr_options
 @click.option("--dry-run", is_flag=True, help="Discover and classify inputs; write nothing.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the summary.")
 @click.option("-v", "--verbose", count=True, help="A line per input.")
@@ -196,6 +237,9 @@ def deidentify(
     mapping: Path | None,
     resume: bool,
     fsync: str,
+    ocr: bool,
+    ocr_mode: str,
+    ocr_engine: str,
     dry_run: bool,
     quiet: bool,
     verbose: int,
@@ -247,7 +291,7 @@ def deidentify(
         )
     if verbosity >= 0:
         _describe_key(key)
-    core = build_core(profile_spec, key)
+    core = build_core(profile_spec, key, _text_detection(ocr, ocr_mode, ocr_engine))
     total = None
     if console.is_terminal and verbosity >= 0:
         with console.status("finding input files…"):
@@ -288,14 +332,31 @@ def deidentify(
     is_flag=True,
     help="Print element values (they may identify the patient) and their new values.",
 )
-def explain(file: Path, profile_spec: str, key_file: str | None, show_values: bool) -> None:
+@click.option(
+    "--preview",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write a PNG of the image before and after, the blanked boxes outlined in red "
+    "(needs Pillow: idiscore[ocr]). The image may show PHI: keep the file as safe as FILE.",
+)
+@_ocr_options
+def explain(
+    file: Path,
+    profile_spec: str,
+    key_file: str | None,
+    show_values: bool,
+    preview: Path | None,
+    ocr: bool,
+    ocr_mode: str,
+    ocr_engine: str,
+) -> None:
     """Show, for every element of FILE, the rule that applies and what it does."""
     from idiscore.batch import read_dicom, sniff
     from idiscore.cli.explain import explain_dataset, format_explanation
     from idiscore.cli.setup import build_core, load_key
 
     key = load_key(key_file)
-    core = build_core(profile_spec, key)
+    core = build_core(profile_spec, key, _text_detection(ocr, ocr_mode, ocr_engine))
     console = _console()
     try:
         sniffed = sniff(file)
@@ -317,6 +378,10 @@ def explain(file: Path, profile_spec: str, key_file: str | None, show_values: bo
             verdict = f"would FAIL: {exc}"
     echo = click.echo
     echo(f"{file}: {verdict} with profile {core.profile.name!r}")
+    from idiscore.cli.preview import describe_findings
+
+    for finding in describe_findings(deidentified):
+        echo(finding)
     meta = getattr(dataset, "file_meta", None)
     if meta is not None and len(meta):
         echo("file meta information:")
@@ -332,6 +397,10 @@ def explain(file: Path, profile_spec: str, key_file: str | None, show_values: bo
         echo(format_explanation(line, show_values=show_values))
     if not show_values:
         echo("(values masked; --show-values prints them)")
+    if preview is not None:
+        from idiscore.cli.preview import write_preview
+
+        echo(write_preview(core, dataset, deidentified, preview))
     del console
 
 

@@ -204,9 +204,7 @@ class _Reader:
         return found
 
 
-def _detected(
-    frames: np.ndarray, reader: _Reader
-) -> list[tuple[TextBox, tuple[int, ...] | None]]:
+def _detected(frames: np.ndarray, reader: _Reader) -> list[tuple[TextBox, tuple[int, ...] | None]]:
     """Every box read, with the frames it was read on (None: the static part)."""
     if len(frames) == 1:
         return [(box, None) for box in reader.read(frames[0])]

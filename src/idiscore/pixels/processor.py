@@ -100,7 +100,7 @@ def _decoding_syntax(dataset: Dataset) -> UID:
 
 
 class BurnedInPolicy(Protocol):
-    """Which datasets may show burned-in text (see :class:`~idiscore.bouncers.RejectBurnedInAnnotation`)."""
+    """Which datasets may show burned-in text (``RejectBurnedInAnnotation.flags``)."""
 
     def flags(self, dataset: Dataset) -> bool: ...
 
