@@ -9,11 +9,18 @@ itself is created in each process on first use, see :mod:`idiscore.pixels.text`)
    smallest to the largest value of the whole image, MONOCHROME1 inverted.
 2. Frames are compared pixel by pixel. What never changes over the loop (the banner, the
    labels, the scale) is read **once**, on a composite of the static pixels with every
-   varying pixel black. Then each frame is read only inside the bounding box of the pixels
-   that vary (plus a margin), and a crop identical to one already read reuses its result
-   (hash of the pixels): a loop whose frames repeat is read once per distinct frame.
-   A single frame is read whole.
-3. Boxes with too little confidence, without a letter or digit, or (in ``phi`` mode) whose
+   varying pixel black. Then each frame is read only inside the areas whose pixels vary
+   (:func:`varying_areas`: touching 16-pixel tiles, plus a margin; in lossy input a pixel
+   must change by more than 16 levels of 255 to count, compression noise does not), and a
+   crop identical
+   to one already read reuses its result (hash of the pixels): a loop whose frames repeat
+   is read once per distinct frame, a clock once per distinct time.
+   A single frame is read whole. Images whose shorter side is under ``min_side`` (720)
+   pixels are enlarged (bilinear, by a whole factor up to 4) before reading: burned-in text
+   of 6 to 10 pixels is missed at its own size.
+3. Boxes with too little confidence, taller than a sixth of the image (and than 48 pixels:
+   a line of burned-in text is not; speckle read as a letter can be), without a letter or
+   digit, or (in ``phi`` mode) whose
    text is not identifying (:class:`~idiscore.pixels.phi_text.PhiText`) are left out. Every
    other box, widened by ``margin`` pixels on each side, is blanked on every frame.
 
@@ -32,7 +39,17 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.pixels.decoders.base import get_decoder
 from pydicom.pixels.processing import apply_color_lut
-from pydicom.uid import UID
+from pydicom.uid import (
+    UID,
+    HTJ2KLossless,
+    HTJ2KLosslessRPCL,
+    JPEG2000Lossless,
+    JPEG2000MCLossless,
+    JPEGLossless,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
+    RLELossless,
+)
 
 from idiscore.errors import ConfigurationError
 from idiscore.pixels.blanking import Region
@@ -51,6 +68,24 @@ from idiscore.pixels.text import (
 #: ``all`` blanks every text box; ``phi`` only text that identifies someone.
 MODES: tuple[str, ...] = ("all", "phi")
 _CROP_MARGIN = 8  # pixels around the varying part of a loop, so text on its edge is whole
+_MAX_UPSCALE = 4
+#: 8-bit levels a pixel of lossy input may wander over a loop and still count as static
+#: (compression noise around a static label differs from frame to frame)
+_LOSSY_TOLERANCE = 16
+_LOSSLESS = frozenset(
+    (
+        RLELossless,
+        JPEGLSLossless,
+        JPEG2000Lossless,
+        JPEGLossless,
+        JPEG2000MCLossless,
+        JPEGLosslessSV1,
+        HTJ2KLossless,
+        HTJ2KLosslessRPCL,
+    )
+)
+_TILE = 16  # pixels: the grain at which the varying part of a loop is cut into areas
+_MIN_TALLEST_TEXT = 48  # pixels; boxes taller than this and a sixth of the image are not text
 
 
 @dataclass(frozen=True)
@@ -61,6 +96,7 @@ class TextDetection:
     mode: str = "all"
     margin: int = 4
     min_confidence: float = 0.5
+    min_side: int = 720
 
     def __post_init__(self) -> None:
         check_engine(self.engine)
@@ -72,6 +108,10 @@ class TextDetection:
             raise ConfigurationError("the text box margin is a non-negative number of pixels")
         if not 0.0 <= float(self.min_confidence) <= 1.0:
             raise ConfigurationError("the minimum text confidence is between 0 and 1")
+        if isinstance(self.min_side, bool) or not isinstance(self.min_side, int):
+            raise ConfigurationError("min_side is a number of pixels")
+        if self.min_side < 0:
+            raise ConfigurationError("min_side is a number of pixels")
 
     @property
     def available(self) -> bool:
@@ -171,26 +211,91 @@ def viewable_frames(dataset: Dataset, layout: PixelLayout, syntax: UID) -> np.nd
     return viewable
 
 
+def lossy(dataset: Dataset, syntax: UID) -> bool:
+    """True when the pixels went through lossy compression (now, or as Lossy Image
+    Compression says, before)."""
+    if syntax.is_transfer_syntax and syntax.is_encapsulated and syntax not in _LOSSLESS:
+        return True
+    return str(dataset.get("LossyImageCompression", "") or "").strip() == "01"
+
+
 def _digest(array: np.ndarray) -> bytes:
     return hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=16).digest()
 
 
-def _bounding_box(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
-    rows = np.flatnonzero(mask.any(axis=1))
-    if not len(rows):
-        return None
-    columns = np.flatnonzero(mask.any(axis=0))
-    top, bottom = max(0, int(rows[0]) - margin), min(mask.shape[0], int(rows[-1]) + 1 + margin)
-    left = max(0, int(columns[0]) - margin)
-    right = min(mask.shape[1], int(columns[-1]) + 1 + margin)
-    return top, bottom, left, right
+def varying_areas(mask: np.ndarray, margin: int = _CROP_MARGIN) -> list[Region]:
+    """The areas where ``mask`` (rows, columns) is set, as separate rectangles.
+
+    The image is cut into tiles of :data:`_TILE` pixels; tiles holding a set pixel that touch
+    (also diagonally) form one area, whose bounding box is widened by ``margin``. A moving
+    picture and a clock in a corner so give two small crops, not one that covers both.
+    """
+    rows, columns = mask.shape
+    tiles_down, tiles_across = -(-rows // _TILE), -(-columns // _TILE)
+    padded = np.zeros((tiles_down * _TILE, tiles_across * _TILE), dtype=bool)
+    padded[:rows, :columns] = mask
+    tiles = padded.reshape(tiles_down, _TILE, tiles_across, _TILE).any(axis=(1, 3))
+    seen = np.zeros_like(tiles)
+    areas: list[Region] = []
+    for start in zip(*np.nonzero(tiles), strict=True):
+        if seen[start]:
+            continue
+        seen[start] = True
+        stack = [start]
+        top, bottom, left, right = start[0], start[0], start[1], start[1]
+        while stack:
+            row, column = stack.pop()
+            top, bottom = min(top, row), max(bottom, row)
+            left, right = min(left, column), max(right, column)
+            for near_row in range(max(0, row - 1), min(tiles_down, row + 2)):
+                for near_column in range(max(0, column - 1), min(tiles_across, column + 2)):
+                    if tiles[near_row, near_column] and not seen[near_row, near_column]:
+                        seen[near_row, near_column] = True
+                        stack.append((near_row, near_column))
+        areas.append(
+            (
+                max(0, int(top) * _TILE - margin),
+                min(rows, (int(bottom) + 1) * _TILE + margin),
+                max(0, int(left) * _TILE - margin),
+                min(columns, (int(right) + 1) * _TILE + margin),
+            )
+        )
+    return areas
+
+
+def upscale_factor(rows: int, columns: int, min_side: int) -> int:
+    """How much a frame is enlarged before detection, so that small text is legible."""
+    shortest = min(rows, columns)
+    if shortest >= min_side:
+        return 1
+    return min(_MAX_UPSCALE, -(-min_side // shortest))
+
+
+def _enlarged(image: np.ndarray, factor: int) -> np.ndarray:
+    if factor == 1:
+        return image
+    from PIL import Image
+
+    rows, columns = image.shape[:2]
+    picture = Image.fromarray(np.ascontiguousarray(image))
+    return np.asarray(picture.resize((columns * factor, rows * factor), Image.BILINEAR))
+
+
+def _shrunk(box: TextBox, factor: int) -> TextBox:
+    if factor == 1:
+        return box
+    left, top = box.x // factor, box.y // factor
+    right = -(-(box.x + box.width) // factor)
+    bottom = -(-(box.y + box.height) // factor)
+    return TextBox(left, top, right - left, bottom - top, box.confidence, box.text)
 
 
 class _Reader:
-    """Runs the detector, remembering results by the pixels it was given."""
+    """Runs the detector at one scale, remembering results by the pixels it was given."""
 
-    def __init__(self, detector: TextDetector) -> None:
+    def __init__(self, detector: TextDetector, factor: int) -> None:
         self.detector = detector
+        self.factor = factor
         self.runs = 0
         self._seen: dict[bytes, list[TextBox]] = {}
 
@@ -198,18 +303,21 @@ class _Reader:
         key = _digest(image) + repr(image.shape).encode()
         found = self._seen.get(key)
         if found is None:
-            found = self.detector.detect(np.ascontiguousarray(image))
+            enlarged = np.ascontiguousarray(_enlarged(image, self.factor))
+            found = [_shrunk(box, self.factor) for box in self.detector.detect(enlarged)]
             self.runs += 1
             self._seen[key] = found
         return found
 
 
-def _detected(frames: np.ndarray, reader: _Reader) -> list[tuple[TextBox, tuple[int, ...] | None]]:
+def _detected(
+    frames: np.ndarray, reader: _Reader, tolerance: int
+) -> list[tuple[TextBox, tuple[int, ...] | None]]:
     """Every box read, with the frames it was read on (None: the static part)."""
     if len(frames) == 1:
         return [(box, None) for box in reader.read(frames[0])]
     low, high = frames.min(axis=0), frames.max(axis=0)
-    varying = low != high
+    varying = (high - low) > tolerance
     if varying.ndim == 3:
         varying = varying.any(axis=2)
     found: list[tuple[TextBox, tuple[int, ...] | None]] = []
@@ -217,24 +325,22 @@ def _detected(frames: np.ndarray, reader: _Reader) -> list[tuple[TextBox, tuple[
         static = frames[0].copy()
         static[varying] = 0
         found += [(box, None) for box in reader.read(static)]
-    crop = _bounding_box(varying, _CROP_MARGIN)
-    if crop is None:
-        return found
-    top, bottom, left, right = crop
     per_box: dict[tuple[int, int, int, int], tuple[TextBox, list[int]]] = {}
-    for index, frame in enumerate(frames):
-        for box in reader.read(frame[top:bottom, left:right]):
-            moved = box.shifted(top, left)
-            key = (moved.x, moved.y, moved.width, moved.height)
-            if key not in per_box:
-                per_box[key] = (moved, [])
-            per_box[key][1].append(index)
-    found += [(box, tuple(indices)) for box, indices in per_box.values()]
+    for top, bottom, left, right in varying_areas(varying):
+        for index, frame in enumerate(frames):
+            for box in reader.read(frame[top:bottom, left:right]):
+                moved = box.shifted(top, left)
+                key = (moved.x, moved.y, moved.width, moved.height)
+                if key not in per_box:
+                    per_box[key] = (moved, [])
+                if index not in per_box[key][1]:
+                    per_box[key][1].append(index)
+    found += [(box, tuple(sorted(indices))) for box, indices in per_box.values()]
     return found
 
 
-def _kept(box: TextBox, detection: TextDetection, phi: PhiText | None) -> bool:
-    if box.confidence < detection.min_confidence:
+def _kept(box: TextBox, detection: TextDetection, phi: PhiText | None, tallest: int) -> bool:
+    if box.confidence < detection.min_confidence or box.height > tallest:
         return False
     if not any(character.isalnum() for character in box.text):
         return False
@@ -250,13 +356,16 @@ def find_text(
 ) -> TextFindings:
     """Find the text to blank on every frame of ``dataset`` (see the module docstring)."""
     frames = viewable_frames(dataset, layout, syntax)
-    reader = _Reader(detection.detector())
+    factor = upscale_factor(layout.rows, layout.columns, detection.min_side)
+    reader = _Reader(detection.detector(), factor)
+    tallest = max(_MIN_TALLEST_TEXT, layout.rows // 6)
     phi = PhiText(identifying_values) if detection.mode == "phi" else None
     boxes: list[FoundBox] = []
     regions: list[Region] = []
     margin = detection.margin
-    for box, on_frames in _detected(frames, reader):
-        if not _kept(box, detection, phi):
+    tolerance = _LOSSY_TOLERANCE if lossy(dataset, syntax) else 0
+    for box, on_frames in _detected(frames, reader, tolerance):
+        if not _kept(box, detection, phi, tallest):
             continue
         found = FoundBox(box.x, box.y, box.width, box.height, on_frames)
         if found in boxes:

@@ -92,9 +92,9 @@ class RapidOCRDetector:
             raise MissingDependencyError(
                 f"text detection with rapidocr needs its models: {INSTALL_HINT['rapidocr']}"
             ) from error
-        # read frames at their own scale: burned-in text is small, and scaling a frame up
-        # to the engine's default 736 pixels costs time without finding more
-        self._engine = RapidOCR(det_limit_type="max", det_limit_side_len=2048)
+        # read frames at the scale they are given (idiscore.pixels.ocr enlarges small
+        # ones itself, by the same factor for a whole frame and its crops)
+        self._engine = RapidOCR(det_limit_type="max", det_limit_side_len=4096)
 
     def detect(self, frame: np.ndarray) -> list[TextBox]:
         image = _rgb(frame)[:, :, ::-1]  # the engine reads OpenCV's BGR order
