@@ -234,8 +234,8 @@ def varying_areas(mask: np.ndarray, margin: int = _CROP_MARGIN) -> list[Region]:
     tiles_down, tiles_across = -(-rows // _TILE), -(-columns // _TILE)
     padded = np.zeros((tiles_down * _TILE, tiles_across * _TILE), dtype=bool)
     padded[:rows, :columns] = mask
-    tiles = padded.reshape(tiles_down, _TILE, tiles_across, _TILE).any(axis=(1, 3))
-    seen = np.zeros_like(tiles)
+    tiles: np.ndarray = padded.reshape(tiles_down, _TILE, tiles_across, _TILE).any(axis=(1, 3))
+    seen = np.zeros(tiles.shape, dtype=bool)
     areas: list[Region] = []
     for start in zip(*np.nonzero(tiles), strict=True):
         if seen[start]:
@@ -278,7 +278,8 @@ def _enlarged(image: np.ndarray, factor: int) -> np.ndarray:
 
     rows, columns = image.shape[:2]
     picture = Image.fromarray(np.ascontiguousarray(image))
-    return np.asarray(picture.resize((columns * factor, rows * factor), Image.BILINEAR))
+    size = (columns * factor, rows * factor)
+    return np.asarray(picture.resize(size, Image.Resampling.BILINEAR))
 
 
 def _shrunk(box: TextBox, factor: int) -> TextBox:
