@@ -234,7 +234,7 @@ def varying_areas(mask: np.ndarray, margin: int = _CROP_MARGIN) -> list[Region]:
     tiles_down, tiles_across = -(-rows // _TILE), -(-columns // _TILE)
     padded = np.zeros((tiles_down * _TILE, tiles_across * _TILE), dtype=bool)
     padded[:rows, :columns] = mask
-    tiles: np.ndarray = padded.reshape(tiles_down, _TILE, tiles_across, _TILE).any(axis=(1, 3))
+    tiles = np.asarray(padded.reshape(tiles_down, _TILE, tiles_across, _TILE).any(axis=(1, 3)))
     seen = np.zeros(tiles.shape, dtype=bool)
     areas: list[Region] = []
     for start in zip(*np.nonzero(tiles), strict=True):
