@@ -58,6 +58,7 @@ from idiscore.pixels.phi_text import PhiText
 from idiscore.pixels.text import (
     ENGINES,
     INSTALL_HINT,
+    MIN_CONFIDENCE,
     TextBox,
     TextDetector,
     check_engine,
@@ -95,7 +96,7 @@ class TextDetection:
     engine: str = "rapidocr"
     mode: str = "all"
     margin: int = 4
-    min_confidence: float = 0.5
+    min_confidence: float | None = None  # None: the engine's default (MIN_CONFIDENCE)
     min_side: int = 720
 
     def __post_init__(self) -> None:
@@ -106,7 +107,7 @@ class TextDetection:
             )
         if isinstance(self.margin, bool) or not isinstance(self.margin, int) or self.margin < 0:
             raise ConfigurationError("the text box margin is a non-negative number of pixels")
-        if not 0.0 <= float(self.min_confidence) <= 1.0:
+        if self.min_confidence is not None and not 0.0 <= float(self.min_confidence) <= 1.0:
             raise ConfigurationError("the minimum text confidence is between 0 and 1")
         if isinstance(self.min_side, bool) or not isinstance(self.min_side, int):
             raise ConfigurationError("min_side is a number of pixels")
@@ -121,6 +122,13 @@ class TextDetection:
     @property
     def install_hint(self) -> str:
         return INSTALL_HINT[self.engine]
+
+    @property
+    def confidence_floor(self) -> float:
+        """The confidence a box needs: ``min_confidence``, or the engine's default."""
+        if self.min_confidence is None:
+            return MIN_CONFIDENCE[self.engine]
+        return float(self.min_confidence)
 
     def detector(self) -> TextDetector:
         return get_detector(self.engine)
@@ -341,7 +349,7 @@ def _detected(
 
 
 def _kept(box: TextBox, detection: TextDetection, phi: PhiText | None, tallest: int) -> bool:
-    if box.confidence < detection.min_confidence or box.height > tallest:
+    if box.confidence < detection.confidence_floor or box.height > tallest:
         return False
     if not any(character.isalnum() for character in box.text):
         return False

@@ -36,6 +36,10 @@ from idiscore.errors import ConfigurationError, MissingDependencyError
 
 #: The built-in engines, the default first.
 ENGINES: tuple[str, ...] = ("rapidocr", "tesseract")
+#: The confidence a box needs by default, per engine: RapidOCR's scores are calibrated (its
+#: own threshold is 0.5); Tesseract scores real names low (a surname read at 0.3), so every
+#: word it reads counts.
+MIN_CONFIDENCE = {"rapidocr": 0.5, "tesseract": 0.0}
 #: What to install for each engine.
 INSTALL_HINT = {
     "rapidocr": "install idiscore[ocr] (pip install 'idiscore[ocr]')",
@@ -208,6 +212,7 @@ def get_detector(engine: str) -> TextDetector:
 
 __all__ = [
     "ENGINES",
+    "MIN_CONFIDENCE",
     "RapidOCRDetector",
     "TesseractDetector",
     "TextBox",
