@@ -30,7 +30,7 @@ from factories import assert_unchanged, roundtrip, snapshot
 
 pytestmark = pytest.mark.skipif(
     not engine_available("rapidocr"),
-    reason="text detection needs the ocr extra: pip install 'idiscore[ocr]' (rapidocr_onnxruntime)",
+    reason="text detection needs the ocr extra: pip install 'idiscore[ocr]'",
 )
 
 CASES: dict[str, Callable[[], images.TextImage]] = {
