@@ -22,7 +22,7 @@ from idiscore.defaults import create_default_core
 from idiscore.errors import DatasetRejectedError
 from idiscore.image_processing import PIILocation, SquareArea
 from idiscore.pixels.layout import PixelLayout
-from idiscore.pixels.ocr import TextDetection, TextFindings, viewable_frames
+from idiscore.pixels.ocr import TextDetection, TextFindings, is_text, viewable_frames
 from idiscore.pixels.processor import _decoding_syntax
 from idiscore.pixels.text import TextBox, engine_available, get_detector
 
@@ -73,7 +73,7 @@ def text_left(ds: Dataset, engine: str = "rapidocr") -> list[TextBox]:
         left += [
             TextBox(box.x // 3, box.y // 3, -(-box.width // 3), -(-box.height // 3), 1.0)
             for box in detector.detect(np.ascontiguousarray(big))
-            if box.confidence >= 0.5 and any(c.isalnum() for c in box.text)
+            if is_text(box, 0.5)
         ]
     return left
 

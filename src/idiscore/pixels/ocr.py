@@ -9,16 +9,17 @@ itself is created in each process on first use, see :mod:`idiscore.pixels.text`)
    smallest to the largest value of the whole image, MONOCHROME1 inverted.
 2. Frames are compared pixel by pixel. What never changes over the loop (the banner, the
    labels, the scale) is read **once**, on a composite of the static pixels with every
-   varying pixel black. Then each frame is read only inside the areas whose pixels vary
+   varying pixel at its darkest over the loop. Then each frame is read only inside the areas whose pixels vary
    (:func:`varying_areas`: touching 16-pixel tiles, plus a margin; in lossy input a pixel
    must change by more than 16 levels of 255 to count, compression noise does not), and a
    crop identical
    to one already read reuses its result (hash of the pixels): a loop whose frames repeat
    is read once per distinct frame, a clock once per distinct time.
    A single frame is read whole. Images whose shorter side is under ``min_side`` (720)
-   pixels are enlarged (bilinear, by a whole factor up to 4) before reading: burned-in text
-   of 6 to 10 pixels is missed at its own size.
-3. Boxes with too little confidence, taller than a sixth of the image (and than 48 pixels:
+   pixels are read twice: at their own size, and enlarged (bilinear, by a whole factor up
+   to 4), since burned-in text of 6 to 10 pixels is missed at its own size and large
+   lettering is missed enlarged.
+3. Boxes with too little confidence (:func:`is_text`), taller than a third of the image (and than 64 pixels:
    a line of burned-in text is not; speckle read as a letter can be), without a letter or
    digit, or (in ``phi`` mode) whose
    text is not identifying (:class:`~idiscore.pixels.phi_text.PhiText`) are left out. Every
@@ -70,6 +71,7 @@ from idiscore.pixels.text import (
 MODES: tuple[str, ...] = ("all", "phi")
 _CROP_MARGIN = 8  # pixels around the varying part of a loop, so text on its edge is whole
 _MAX_UPSCALE = 4
+_SINGLE_CHARACTER_CONFIDENCE = 0.8
 #: 8-bit levels a pixel of lossy input may wander over a loop and still count as static
 #: (compression noise around a static label differs from frame to frame)
 _LOSSY_TOLERANCE = 16
@@ -86,7 +88,7 @@ _LOSSLESS = frozenset(
     )
 )
 _TILE = 16  # pixels: the grain at which the varying part of a loop is cut into areas
-_MIN_TALLEST_TEXT = 48  # pixels; boxes taller than this and a sixth of the image are not text
+_MIN_TALLEST_TEXT = 64  # pixels; boxes taller than this and a third of the image are not text
 
 
 @dataclass(frozen=True)
@@ -312,8 +314,10 @@ class _Reader:
         key = _digest(image) + repr(image.shape).encode()
         found = self._seen.get(key)
         if found is None:
-            enlarged = np.ascontiguousarray(_enlarged(image, self.factor))
-            found = [_shrunk(box, self.factor) for box in self.detector.detect(enlarged)]
+            found = self.detector.detect(np.ascontiguousarray(image))
+            if self.factor > 1:  # small text is read enlarged, large text at its own size
+                enlarged = np.ascontiguousarray(_enlarged(image, self.factor))
+                found += [_shrunk(box, self.factor) for box in self.detector.detect(enlarged)]
             self.runs += 1
             self._seen[key] = found
         return found
@@ -332,7 +336,7 @@ def _detected(
     found: list[tuple[TextBox, tuple[int, ...] | None]] = []
     if not varying.all():
         static = frames[0].copy()
-        static[varying] = 0
+        static[varying] = low[varying]  # no hard black holes that could read as glyphs
         found += [(box, None) for box in reader.read(static)]
     per_box: dict[tuple[int, int, int, int], tuple[TextBox, list[int]]] = {}
     for top, bottom, left, right in varying_areas(varying):
@@ -348,10 +352,20 @@ def _detected(
     return found
 
 
-def _kept(box: TextBox, detection: TextDetection, phi: PhiText | None, tallest: int) -> bool:
-    if box.confidence < detection.confidence_floor or box.height > tallest:
+def is_text(box: TextBox, floor: float) -> bool:
+    """True for a box read with at least ``floor`` confidence that holds a letter or digit.
+
+    A box of one letter or digit needs :data:`_SINGLE_CHARACTER_CONFIDENCE`: discs, squares
+    and speckle are read as ``O``, ``D`` or a CJK glyph at modest confidence.
+    """
+    characters = sum(character.isalnum() for character in box.text)
+    if characters == 0 or box.confidence < floor:
         return False
-    if not any(character.isalnum() for character in box.text):
+    return characters > 1 or box.confidence >= _SINGLE_CHARACTER_CONFIDENCE
+
+
+def _kept(box: TextBox, detection: TextDetection, phi: PhiText | None, tallest: int) -> bool:
+    if box.height > tallest or not is_text(box, detection.confidence_floor):
         return False
     return phi is None or phi.is_identifying(box.text)
 
@@ -367,7 +381,7 @@ def find_text(
     frames = viewable_frames(dataset, layout, syntax)
     factor = upscale_factor(layout.rows, layout.columns, detection.min_side)
     reader = _Reader(detection.detector(), factor)
-    tallest = max(_MIN_TALLEST_TEXT, layout.rows // 6)
+    tallest = max(_MIN_TALLEST_TEXT, layout.rows // 3)
     phi = PhiText(identifying_values) if detection.mode == "phi" else None
     boxes: list[FoundBox] = []
     regions: list[Region] = []
@@ -415,6 +429,7 @@ __all__ = [
     "TextDetection",
     "TextFindings",
     "find_text",
+    "is_text",
     "merge_regions",
     "viewable_frames",
 ]
