@@ -9,21 +9,20 @@ itself is created in each process on first use, see :mod:`idiscore.pixels.text`)
    smallest to the largest value of the whole image, MONOCHROME1 inverted.
 2. Frames are compared pixel by pixel. What never changes over the loop (the banner, the
    labels, the scale) is read **once**, on a composite of the static pixels with every
-   varying pixel at its darkest over the loop. Then each frame is read only inside the areas whose pixels vary
-   (:func:`varying_areas`: touching 16-pixel tiles, plus a margin; in lossy input a pixel
-   must change by more than 16 levels of 255 to count, compression noise does not), and a
-   crop identical
-   to one already read reuses its result (hash of the pixels): a loop whose frames repeat
-   is read once per distinct frame, a clock once per distinct time.
-   A single frame is read whole. Images whose shorter side is under ``min_side`` (720)
-   pixels are read twice: at their own size, and enlarged (bilinear, by a whole factor up
-   to 4), since burned-in text of 6 to 10 pixels is missed at its own size and large
-   lettering is missed enlarged.
-3. Boxes with too little confidence (:func:`is_text`), taller than a third of the image (and than 64 pixels:
-   a line of burned-in text is not; speckle read as a letter can be), without a letter or
-   digit, or (in ``phi`` mode) whose
-   text is not identifying (:class:`~idiscore.pixels.phi_text.PhiText`) are left out. Every
-   other box, widened by ``margin`` pixels on each side, is blanked on every frame.
+   varying pixel at its darkest over the loop. Then each frame is read only inside the
+   areas whose pixels vary (:func:`varying_areas`: touching 16-pixel tiles, plus a
+   margin; in lossy input a pixel must change by more than 16 levels of 255 to count, so
+   compression noise does not), and a crop identical to one already read reuses its result
+   (hash of the pixels): a loop whose frames repeat is read once per distinct frame, a
+   clock once per distinct time. A single frame is read whole.
+3. Images whose shorter side is under ``min_side`` (720) pixels are read twice: at their
+   own size, and enlarged (bilinear, by a whole factor up to 4), since burned-in text of 6
+   to 10 pixels is missed at its own size and large lettering is missed enlarged.
+4. Boxes with too little confidence (:func:`is_text`), taller than a third of the image and
+   than 64 pixels (a line of burned-in text is not; speckle read as a letter can be), or
+   (in ``phi`` mode) whose text is not identifying
+   (:class:`~idiscore.pixels.phi_text.PhiText`) are left out. Every other box, widened by
+   ``margin`` pixels on each side, is blanked on every frame.
 
 :class:`TextFindings` records the frames, the number of detector runs and the boxes'
 coordinates, never the text.
