@@ -41,7 +41,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.uid import (
     UID,
@@ -56,7 +56,7 @@ from pydicom.uid import (
 from idiscore.cleaning import identifying_values
 from idiscore.core import PIXEL_FINDINGS
 from idiscore.errors import ConfigurationError, PixelDataProcessingError
-from idiscore.pixels._dataset import drop, put, shallow_copy
+from idiscore.pixels._dataset import drop, put, read_element, shallow_copy
 from idiscore.pixels.blanking import Region, blank_native
 from idiscore.pixels.codec import DEFAULT_OUTPUT_SYNTAXES, ENCODABLE_LOSSLESS, Reencoded, transcode
 from idiscore.pixels.fill import fill_values
@@ -213,6 +213,7 @@ class PixelProcessor:
 
     def _clean(self, dataset: Dataset, matching: Sequence[PIILocation], text: bool) -> Dataset:
         new = shallow_copy(dataset)
+        _decode_misread_elements(new)
         layout = PixelLayout.from_dataset(new)
         regions: list[Region] = []
         for location in matching:
@@ -224,8 +225,9 @@ class PixelProcessor:
             findings = self._find_text(shallow_copy(dataset), layout)
             object.__setattr__(new, PIXEL_FINDINGS, findings)
             regions = merge_regions(regions, findings.regions)
-        if not regions:
-            return new  # nothing of the image is covered: pixel data stays untouched
+        if not regions:  # nothing of the image is covered: pixel data stays untouched
+            _resolve_ambiguous_vr(new, layout)
+            return new
         element = new[PIXEL_DATA]
         syntax = _transfer_syntax(new)
         if syntax is None:
@@ -275,6 +277,35 @@ class PixelProcessor:
             swapped_words=swapped,
         )
         new[PIXEL_DATA] = DataElement(PIXEL_DATA, element.VR, blanked)
+
+
+def _decode_misread_elements(new: Dataset) -> None:
+    """Decode raw elements without a VR in a data set said to be explicit VR.
+
+    pydicom reads a file that declares an explicit VR syntax but holds an implicit VR data
+    set (it warns) element by element as implicit, yet records the data set as explicit:
+    such raw elements cannot be written as they are, neither by pydicom nor by idiscore.
+    Decoded (with the dictionary's VR), they are written like any other element.
+    """
+    if new.original_encoding[0] is not False:
+        return
+    for tag, element in list(new._dict.items()):
+        if isinstance(element, RawDataElement) and element.VR is None and tag != PIXEL_DATA:
+            decoded = read_element(new, tag)
+            if decoded is not None:
+                new._dict[tag] = decoded
+
+
+def _resolve_ambiguous_vr(new: Dataset, layout: PixelLayout) -> None:
+    """Give untouched Pixel Data read with the dictionary's ``OB or OW`` its real VR.
+
+    An implicit VR data set in a file that declares an explicit syntax keeps that
+    ambiguous VR in its raw element, which no writer can write; the value stays as read.
+    """
+    element = new.get_item(PIXEL_DATA)
+    if isinstance(element, RawDataElement) and element.VR in (None, "OB or OW"):
+        encapsulated = element.length == 0xFFFFFFFF or layout.itemsize == 1
+        new[PIXEL_DATA] = element._replace(VR="OB" if encapsulated else "OW")
 
 
 def _store(new: Dataset, syntax: UID, layout: PixelLayout, result: Reencoded) -> None:
