@@ -22,7 +22,13 @@ from idiscore.defaults import create_default_core
 from idiscore.errors import DatasetRejectedError
 from idiscore.image_processing import PIILocation, SquareArea
 from idiscore.pixels.layout import PixelLayout
-from idiscore.pixels.ocr import TextDetection, TextFindings, is_text, viewable_frames
+from idiscore.pixels.ocr import (
+    TextDetection,
+    TextFindings,
+    forget_text_results,
+    is_text,
+    viewable_frames,
+)
 from idiscore.pixels.processor import _decoding_syntax
 from idiscore.pixels.text import TextBox, engine_available, get_detector
 
@@ -211,3 +217,16 @@ def test_the_tesseract_engine_finds_and_blanks_the_text() -> None:
     assert not (image.mask & ~blanked).any()
     assert text_left(out, "tesseract") == []
     assert text_left(out) == []
+
+
+def test_the_same_pixels_are_not_read_twice() -> None:
+    forget_text_results()
+    ds = roundtrip(images.monochrome(8).dataset)
+    core = _core()
+    first = deidentified(core, ds)[1]
+    again, findings = deidentified(core, roundtrip(images.monochrome(8).dataset))
+    assert first.detector_runs >= 1 and findings.detector_runs == 0
+    assert findings.boxes == first.boxes and findings.regions == first.regions
+    assert text_left(again) == []
+    forget_text_results()
+    assert deidentified(core, ds)[1].detector_runs >= 1

@@ -25,12 +25,15 @@ itself is created in each process on first use, see :mod:`idiscore.pixels.text`)
    ``margin`` pixels on each side, is blanked on every frame.
 
 :class:`TextFindings` records the frames, the number of detector runs and the boxes'
-coordinates, never the text.
+coordinates, never the text. The boxes read are remembered for the last 64 images, by a hash
+of their viewable frames: the same pixels de-identified again are not read again (0 detector
+runs); :func:`forget_text_results` clears this.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -86,6 +89,11 @@ _LOSSLESS = frozenset(
         HTJ2KLosslessRPCL,
     )
 )
+#: boxes read, per image (engine, scale, tolerance and a hash of every viewable frame): the
+#: same pixels de-identified again (a file sent twice, a re-run) are not read again
+_REMEMBERED: dict[tuple[Any, ...], list[tuple[TextBox, tuple[int, ...] | None]]] = {}
+_REMEMBERED_SIZE = 64
+_REMEMBERED_LOCK = threading.Lock()
 _TILE = 16  # pixels: the grain at which the varying part of a loop is cut into areas
 _MIN_TALLEST_TEXT = 64  # pixels; boxes taller than this and a third of the image are not text
 
@@ -379,14 +387,24 @@ def find_text(
     """Find the text to blank on every frame of ``dataset`` (see the module docstring)."""
     frames = viewable_frames(dataset, layout, syntax)
     factor = upscale_factor(layout.rows, layout.columns, detection.min_side)
-    reader = _Reader(detection.detector(), factor)
+    tolerance = _LOSSY_TOLERANCE if lossy(dataset, syntax) else 0
+    key = (detection.engine, factor, tolerance, frames.shape, _digest(frames))
+    remembered = _REMEMBERED.get(key)
+    runs = 0
+    if remembered is None:
+        reader = _Reader(detection.detector(), factor)
+        remembered = _detected(frames, reader, tolerance)
+        runs = reader.runs
+        with _REMEMBERED_LOCK:
+            while len(_REMEMBERED) >= _REMEMBERED_SIZE:
+                del _REMEMBERED[next(iter(_REMEMBERED))]
+            _REMEMBERED[key] = remembered
     tallest = max(_MIN_TALLEST_TEXT, layout.rows // 3)
     phi = PhiText(identifying_values) if detection.mode == "phi" else None
     boxes: list[FoundBox] = []
     regions: list[Region] = []
     margin = detection.margin
-    tolerance = _LOSSY_TOLERANCE if lossy(dataset, syntax) else 0
-    for box, on_frames in _detected(frames, reader, tolerance):
+    for box, on_frames in remembered:
         if not _kept(box, detection, phi, tallest):
             continue
         found = FoundBox(box.x, box.y, box.width, box.height, on_frames)
@@ -405,10 +423,16 @@ def find_text(
         engine=detection.engine,
         mode=detection.mode,
         frames=layout.frames,
-        detector_runs=reader.runs,
+        detector_runs=runs,
         boxes=tuple(boxes),
         regions=tuple(regions),
     )
+
+
+def forget_text_results() -> None:
+    """Forget the boxes remembered for images already read (see :func:`find_text`)."""
+    with _REMEMBERED_LOCK:
+        _REMEMBERED.clear()
 
 
 def merge_regions(*groups: Sequence[Region]) -> list[Region]:
@@ -428,6 +452,7 @@ __all__ = [
     "TextDetection",
     "TextFindings",
     "find_text",
+    "forget_text_results",
     "is_text",
     "merge_regions",
     "viewable_frames",
