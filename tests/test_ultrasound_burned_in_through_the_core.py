@@ -1,4 +1,7 @@
-"""A multi-frame ultrasound with burned-in text, through create_default_core."""
+"""A multi-frame ultrasound with burned-in text, through create_default_core.
+
+Text detection is off here (``text_detection=None``): these tests are about the policy and
+the location rules; tests/test_burned_in_text_detection.py covers the detector."""
 
 from __future__ import annotations
 
@@ -20,12 +23,13 @@ def test_rejected_without_location_cleaned_and_marked_with_one(syntax: object) -
     assert ds.BurnedInAnnotation == "YES" and int(ds.NumberOfFrames) > 1
     before = snapshot(ds)
     with pytest.raises(DatasetRejectedError) as info:
-        create_default_core().deidentify(ds)
+        create_default_core(text_detection=None).deidentify(ds)
     assert "Burned" in info.value.reason or "burned" in info.value.reason
     assert_unchanged(ds, before)
 
     location = PIILocation([SquareArea(0, 0, 20, 10)], criterion=Criterion({"Modality": "US"}))
-    out = create_default_core(location_list=[location]).deidentify(ds)
+    core = create_default_core(location_list=[location], text_detection=None)
+    out = core.deidentify(ds)
     assert_unchanged(ds, before)
     back = roundtrip(out)
     assert back.BurnedInAnnotation == "NO"

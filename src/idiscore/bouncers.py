@@ -50,6 +50,7 @@ from idiscore.errors import ConfigurationError, DatasetRejectedError
 from idiscore.exceptions import BouncerError
 from idiscore.pixels._dataset import put, read_value, shallow_copy
 from idiscore.pixels.function_criterion import as_criterion
+from idiscore.pixels.text import INSTALL_HINT, engine_available
 
 _SOP_CLASS_UID = 0x00080016
 _MODALITY = 0x00080060
@@ -342,7 +343,8 @@ class RejectBurnedInAnnotation(Bouncer):
     * ``NO``: trusted, unless ``strict=True``, which treats it like an absent value.
 
     Nothing is rejected when ``pixels_will_be_cleaned`` is True: the pixel processor has a
-    location for this dataset and blanks it (cleaning failures are errors, never silent).
+    location for this dataset, or detects and blanks its text, and cleaning failures are
+    errors, never silent. :meth:`flags` tells which datasets these rules concern.
     """
 
     def __init__(self, *, strict: bool = False) -> None:
@@ -351,31 +353,49 @@ class RejectBurnedInAnnotation(Bouncer):
     def _parameters(self) -> dict[str, Any]:
         return {"strict": True} if self.strict else {}
 
-    def inspect(self, dataset: Dataset, *, pixels_will_be_cleaned: bool = False) -> None:
-        if pixels_will_be_cleaned:
-            return
+    def flags(self, dataset: Dataset) -> bool:
+        """True when ``dataset``'s pixels may show identifying text (the rules above).
+
+        The pixel processor's text detection reads exactly the datasets this flags.
+        """
+        return self._finding(dataset) is not None
+
+    def _finding(self, dataset: Dataset) -> str | None:
         burned_in = _text(dataset, _BURNED_IN_ANNOTATION).upper()
         if burned_in == "YES":
-            raise self.reject(
-                "Burned In Annotation is YES and no pixel location matches this dataset"
-            )
+            return "Burned In Annotation is YES"
         if burned_in == "NO" and not self.strict:
-            return
+            return None
         uid = _sop_class(dataset)
         modality = _text(dataset, _MODALITY).upper()
         state = "NO (not trusted in strict mode)" if burned_in == "NO" else "not YES or NO"
         if not burned_in:
             state = "absent"
         if uid in BURNED_IN_TEXT_SOP_CLASSES:
-            raise self.reject(
+            return (
                 f"Burned In Annotation is {state}, SOP class {_describe(uid)} often has "
-                "text burned into its pixels, and no pixel location matches this dataset"
+                "text burned into its pixels"
             )
         if modality in BURNED_IN_TEXT_MODALITIES:
-            raise self.reject(
+            return (
                 f"Burned In Annotation is {state}, modality {modality} often has text "
-                "burned into its pixels, and no pixel location matches this dataset"
+                "burned into its pixels"
             )
+        return None
+
+    def inspect(self, dataset: Dataset, *, pixels_will_be_cleaned: bool = False) -> None:
+        if pixels_will_be_cleaned:
+            return
+        finding = self._finding(dataset)
+        if finding is not None:
+            raise self.reject(f"{finding}, no pixel location matches this dataset{_ocr_hint()}")
+
+
+def _ocr_hint() -> str:
+    """Why text detection did not clean the dataset: not installed, or not switched on."""
+    if engine_available("rapidocr"):
+        return " and text detection is off (--ocr)"
+    return f" and no text detector is installed ({INSTALL_HINT['rapidocr']})"
 
 
 class CriterionBouncer(Bouncer):

@@ -76,6 +76,11 @@ _TRANSFER_SYNTAX_UID = 0x00020010
 _PYDICOM = f"{os.sep}pydicom{os.sep}"
 
 
+#: The attribute (not a DICOM element) in which a pixel processor leaves what it found on the
+#: dataset it returns, and the Core on its output: text boxes and frames, never text.
+PIXEL_FINDINGS = "idiscore_pixel_findings"
+
+
 @dataclass
 class DeidentificationInfo:
     """What happened to one dataset, for the insertions step."""
@@ -314,6 +319,10 @@ class Core:
         cleaned = self.apply_pixel_processing(dataset) if pixels_will_be_cleaned else dataset
         output = self.apply_rules(cleaned, stream_deferred=stream_deferred)
         info = DeidentificationInfo(profile=self.profile, pixels_cleaned=pixels_will_be_cleaned)
+        findings = cleaned.__dict__.get(PIXEL_FINDINGS) if cleaned is not dataset else None
+        if findings is not None:
+            info.extra[PIXEL_FINDINGS] = findings
+            object.__setattr__(output, PIXEL_FINDINGS, findings)
         self.apply_insertions(output, info)
         return output
 

@@ -20,6 +20,7 @@ from idiscore.errors import ConfigurationError
 from idiscore.identifiers import PrivateBlockTagIdentifier
 from idiscore.insertions import StandardInsertions
 from idiscore.operators import Keep
+from idiscore.pixels.ocr import TextDetection
 from idiscore.private_processing import SafePrivateBlock, SafePrivateDefinition
 from idiscore.profile import Profile
 from idiscore.rules import Rule, RuleSet
@@ -35,6 +36,9 @@ DEFAULT_OPTIONS = (
     "retain_device_id",
     "retain_safe_private",
 )
+
+#: Text detection of the default cores: RapidOCR, every text box blanked.
+DEFAULT_TEXT_DETECTION = TextDetection()
 
 _EXCLUSIVE = ("retain_long_full_dates", "retain_long_modified_dates")
 
@@ -140,24 +144,34 @@ def create_core(
     *,
     pseudonymizer: Pseudonymizer | None = None,
     bouncers: Sequence[Any] | None = None,
+    text_detection: TextDetection | None = DEFAULT_TEXT_DETECTION,
 ) -> Core:
     """A Core for ``profile`` with the standard bouncers and PS3.15 insertions.
 
     ``location_list`` (a :class:`~idiscore.image_processing.PIILocationList` or a list of
-    locations) enables pixel cleaning for matching datasets.
+    locations) enables pixel cleaning for matching datasets. ``text_detection`` (default:
+    :data:`DEFAULT_TEXT_DETECTION`, ``None`` to switch it off) finds and blanks burned-in
+    text in the datasets :class:`~idiscore.bouncers.RejectBurnedInAnnotation` flags, when
+    its engine is installed (``idiscore[ocr]``); without it they stay rejected.
     """
     check_profile(profile)
-    from idiscore.bouncers import default_bouncers
+    from idiscore.bouncers import RejectBurnedInAnnotation, default_bouncers
 
+    chosen = list(bouncers) if bouncers is not None else default_bouncers()
     processor = None
-    if location_list is not None:
+    if location_list is not None or text_detection is not None:
         from idiscore.image_processing import PixelProcessor
 
-        processor = PixelProcessor(location_list)
+        policy = next((b for b in chosen if isinstance(b, RejectBurnedInAnnotation)), None)
+        processor = PixelProcessor(
+            location_list if location_list is not None else (),
+            text_detection=text_detection,
+            burned_in_policy=policy,
+        )
     return Core(
         profile,
         insertions=[StandardInsertions()],
-        bouncers=list(bouncers) if bouncers is not None else default_bouncers(),
+        bouncers=chosen,
         pixel_processor=processor,
         pseudonymizer=pseudonymizer,
     )
@@ -177,15 +191,24 @@ def create_default_core(
     location_list: Any = None,
     *,
     pseudonymizer: Pseudonymizer | None = None,
+    text_detection: TextDetection | None = DEFAULT_TEXT_DETECTION,
 ) -> Core:
-    """A Core with the idiscore default profile, standard bouncers and insertions."""
+    """A Core with the idiscore default profile, standard bouncers and insertions.
+
+    Burned-in text is detected and blanked where the policy asks, when ``idiscore[ocr]`` is
+    installed (see :func:`create_core`).
+    """
     return create_core(
-        default_profile(safe_private_definition), location_list, pseudonymizer=pseudonymizer
+        default_profile(safe_private_definition),
+        location_list,
+        pseudonymizer=pseudonymizer,
+        text_detection=text_detection,
     )
 
 
 __all__ = [
     "DEFAULT_OPTIONS",
+    "DEFAULT_TEXT_DETECTION",
     "check_profile",
     "create_core",
     "create_default_core",

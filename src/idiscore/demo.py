@@ -3,8 +3,9 @@
 Builds an input folder from files bundled with pydicom (a CT, an MR, a JPEG 2000 MR, an
 RT plan, a JPEG secondary capture without Burned In Annotation) plus a text file, an
 encapsulated PDF and a truncated file, then runs ``idiscore deidentify`` on it: the
-standard bouncers reject the secondary capture and the PDF, the text file is skipped and
-the truncated file fails. The results go to ``demo-output/`` in the current folder:
+secondary capture is searched for burned-in text and cleaned (with ``idiscore[ocr]``;
+without it the standard bouncers reject it), the PDF is rejected, the text file is skipped
+and the truncated file fails. The results go to ``demo-output/`` in the current folder:
 
 * ``demo-output/deidentified/`` -- the de-identified files (mirror layout);
 * ``demo-output/quarantine/``   -- copies of the rejected and failed inputs;

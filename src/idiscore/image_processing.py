@@ -4,15 +4,15 @@ The implementation lives in :mod:`idiscore.pixels`; this module re-exports it, w
 idiscore 1.x spellings on top::
 
     from idiscore.image_processing import (
-        Criterion, PIILocation, PIILocationList, PixelProcessor, SquareArea,
+        Criterion, PIILocation, PIILocationList, PixelProcessor, SquareArea, TextDetection,
     )
 
     location = PIILocation(
         areas=[SquareArea(origin_x=0, origin_y=0, width=640, height=40)],
         criterion=Criterion({"Modality": "US", "Rows": 480, "Columns": 640}),
     )
-    processor = PixelProcessor([location])
-    if processor.matches(dataset):
+    processor = PixelProcessor([location], text_detection=TextDetection())
+    if processor.matches(dataset):          # the location, or burned-in text to look for
         cleaned = processor.clean(dataset)   # a new Dataset; `dataset` is left as it was
 
 As in idiscore 1.x, a criterion may also be a function of a dataset
@@ -50,6 +50,7 @@ from idiscore.pixels.locations import (
     locations_from_dict,
     save_locations,
 )
+from idiscore.pixels.ocr import TextDetection
 
 #: The idiscore 1.x name of :class:`~idiscore.errors.PixelDataProcessingError`.
 PixelDataProcessorException = PixelDataProcessingError
@@ -146,6 +147,7 @@ __all__ = [
     "PixelDataProcessorException",
     "PixelProcessor",
     "SquareArea",
+    "TextDetection",
     "default_location_list",
     "fill_values",
     "load_locations",

@@ -76,6 +76,8 @@ class FileResult:
     bouncer: str | None = None
     warnings: int = 0
     key: str | None = None
+    #: what text detection found (frames, boxes and their coordinates; never the text)
+    pixels: dict[str, Any] | None = None
     #: where a worker wrote the new file before the batch commits it (never reported)
     temp: str | None = field(default=None, repr=False)
     #: the (kind, original, pseudonym) entries used for this file, when the batch records
@@ -103,6 +105,8 @@ class FileResult:
             record["warnings"] = self.warnings
         if self.key is not None:
             record["key"] = self.key
+        if self.pixels is not None:
+            record["pixels"] = self.pixels
         return json.dumps(record, ensure_ascii=False)
 
 

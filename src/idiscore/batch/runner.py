@@ -63,6 +63,7 @@ from idiscore.batch.writer import (
     sweep_temp_files,
     write_temp,
 )
+from idiscore.core import PIXEL_FINDINGS
 from idiscore.errors import (
     ConfigurationError,
     DatasetRejectedError,
@@ -344,6 +345,9 @@ class FileProcessor:
                 result.reason = f"cannot write output: {type(exc).__name__} while encoding"
                 return
         result.warnings += read_warnings + len(caught)
+        findings = deidentified.__dict__.get(PIXEL_FINDINGS)
+        if findings is not None:
+            result.pixels = findings.to_dict()
         result.status = "done"
         result.output = str(destination)
         result.output_bytes = size

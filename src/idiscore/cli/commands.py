@@ -91,6 +91,46 @@ _key_option = click.option(
 )
 
 
+def _ocr_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--ocr/--no-ocr, --ocr-mode and --ocr-engine (burned-in text detection)."""
+    command = click.option(
+        "--ocr-engine",
+        type=click.Choice(["rapidocr", "tesseract"]),
+        default="rapidocr",
+        show_default=True,
+        help="Text detector: rapidocr (idiscore[ocr]) or tesseract (pytesseract and the "
+        "tesseract program).",
+    )(command)
+    command = click.option(
+        "--ocr-mode",
+        type=click.Choice(["all", "phi"]),
+        default="all",
+        show_default=True,
+        help="all: blank every text box; phi: only text matching the patient's names, IDs, "
+        "dates and institution, or shaped like an identifier (keeps '2.5MHz', 'TIS0.5').",
+    )(command)
+    return click.option(
+        "--ocr/--no-ocr",
+        default=True,
+        show_default=True,
+        help="Find and blank burned-in text in images whose Burned In Annotation is YES, or "
+        "absent on ultrasound, secondary capture, photographs and documents; without it "
+        "(or without the engine installed) such images are rejected.",
+    )(command)
+
+
+def _text_detection(ocr: bool, mode: str, engine: str) -> Any:
+    from idiscore.cli.setup import text_detection
+
+    detection = text_detection(ocr, mode, engine)
+    if detection is not None and not detection.available:
+        _warn(
+            f"text detection engine {engine} is not installed ({detection.install_hint}): "
+            "images that may show burned-in text are rejected"
+        )
+    return detection
+
+
 @click.group(cls=_IdiscoreGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="idiscore")
 def main() -> None:
@@ -205,6 +245,7 @@ def _verbosity(quiet: bool, verbose: int) -> int:
     is_flag=True,
     help="With --resume: process again the inputs whose last report line says failed.",
 )
+@_ocr_options
 @click.option("--dry-run", is_flag=True, help="Discover and classify inputs; write nothing.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the summary.")
 @click.option("-v", "--verbose", count=True, help="A line per input.")
@@ -222,6 +263,9 @@ def deidentify(
     resume: bool,
     fsync: str,
     retry_failed: bool,
+    ocr: bool,
+    ocr_mode: str,
+    ocr_engine: str,
     dry_run: bool,
     quiet: bool,
     verbose: int,
@@ -280,7 +324,8 @@ def deidentify(
             "--resume needs the key of the earlier run (--key-file or IDISCORE_KEY); "
             "a random key would give different pseudonyms"
         )
-    core = build_core(profile_spec, key)  # a profile error first, then the key warning
+    # a profile error first, then the key warning
+    core = build_core(profile_spec, key, _text_detection(ocr, ocr_mode, ocr_engine))
     if verbosity >= 0:
         _describe_key(key)
     total = None
@@ -330,18 +375,35 @@ def deidentify(
     is_flag=True,
     help="Print element values (they may identify the patient) and their new values.",
 )
-def explain(file: Path, profile_spec: str, key_file: str | None, show_values: bool) -> None:
+@click.option(
+    "--preview",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write a PNG of the image before and after, the blanked boxes outlined in red "
+    "(needs Pillow: idiscore[ocr]). The image may show PHI: keep the file as safe as FILE.",
+)
+@_ocr_options
+def explain(
+    file: Path,
+    profile_spec: str,
+    key_file: str | None,
+    show_values: bool,
+    preview: Path | None,
+    ocr: bool,
+    ocr_mode: str,
+    ocr_engine: str,
+) -> None:
     """Show, for every element of FILE, the rule that applies and what it does."""
     from idiscore.cli.setup import build_core, load_key
 
     key = load_key(key_file)
-    core = build_core(profile_spec, key)
+    core = build_core(profile_spec, key, _text_detection(ocr, ocr_mode, ocr_engine))
     # pydicom warns about invalid values as it decodes them, quoting the value: counted,
     # never shown
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            lines = _explanation(file, core, show_values)
+            lines, dataset, deidentified = _explanation(file, core, show_values)
         except IDISCoreError as exc:
             lines = None
             message = str(exc)
@@ -355,6 +417,10 @@ def explain(file: Path, profile_spec: str, key_file: str | None, show_values: bo
         click.echo("(values masked; --show-values prints them)")
     if caught:
         click.echo(f"({len(caught)} warning(s) from pydicom not shown: they may quote values)")
+    if preview is not None:
+        from idiscore.cli.preview import write_preview
+
+        click.echo(write_preview(core, dataset, deidentified, preview))
 
 
 def _shown(path: Path | str) -> str:
@@ -363,7 +429,7 @@ def _shown(path: Path | str) -> str:
     return printable(path)
 
 
-def _explanation(file: Path, core: Any, show_values: bool) -> list[str]:
+def _explanation(file: Path, core: Any, show_values: bool) -> tuple[list[str], Any, Any]:
     """The lines ``explain`` prints (built completely first: an error prints none)."""
     from idiscore.batch import read_dicom, sniff
     from idiscore.cli.explain import explain_dataset, format_explanation
@@ -381,6 +447,9 @@ def _explanation(file: Path, core: Any, show_values: bool) -> list[str]:
     except IDISCoreError as exc:
         verdict = f"would FAIL: {exc}"
     lines = [f"{_shown(file)}: {verdict} with profile {core.profile.name!r}"]
+    from idiscore.cli.preview import describe_findings
+
+    lines.extend(describe_findings(deidentified))
     meta = getattr(dataset, "file_meta", None)
     if meta is not None and len(meta):
         lines.append("file meta information:")
@@ -394,7 +463,7 @@ def _explanation(file: Path, core: Any, show_values: bool) -> list[str]:
         dataset, core.profile, show_values=show_values, deidentified=deidentified, depth=1
     ):
         lines.append(format_explanation(line, show_values=show_values))
-    return lines
+    return lines, dataset, deidentified
 
 
 @main.command("profile")

@@ -6,7 +6,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from idiscore.errors import ConfigurationError, UnlinkableOutputWarning
 
@@ -15,7 +15,16 @@ if TYPE_CHECKING:
     from idiscore.profile import Profile
     from idiscore.pseudonyms import Pseudonymizer
 
-__all__ = ["PROFILE_HELP", "KeyInfo", "build_core", "load_key", "resolve_profile"]
+__all__ = [
+    "PROFILE_HELP",
+    "KeyInfo",
+    "build_core",
+    "load_key",
+    "resolve_profile",
+    "text_detection",
+]
+
+_DEFAULT: Any = object()
 
 PROFILE_HELP = (
     "'default' (the idiscore default profile), a comma-separated list of PS3.15 options "
@@ -113,12 +122,31 @@ def load_key(key_file: str | None) -> KeyInfo:
     return KeyInfo(pseudonymizer, source)
 
 
-def build_core(spec: str, key: KeyInfo) -> Core:
-    """A Core with the standard bouncers and insertions for the ``--profile`` value."""
+def build_core(spec: str, key: KeyInfo, text_detection: Any = _DEFAULT) -> Core:
+    """A Core with the standard bouncers and insertions for the ``--profile`` value.
+
+    ``text_detection``: a :class:`~idiscore.pixels.ocr.TextDetection`, None (off), or left
+    out for the default (RapidOCR, every text box).
+    """
+    from idiscore.defaults import DEFAULT_TEXT_DETECTION
+
+    detection = DEFAULT_TEXT_DETECTION if text_detection is _DEFAULT else text_detection
     if spec.strip() == "default":
         from idiscore.defaults import create_default_core
 
-        return create_default_core(pseudonymizer=key.pseudonymizer)
+        return create_default_core(pseudonymizer=key.pseudonymizer, text_detection=detection)
     from idiscore.defaults import create_core
 
-    return create_core(resolve_profile(spec), pseudonymizer=key.pseudonymizer)
+    return create_core(
+        resolve_profile(spec), pseudonymizer=key.pseudonymizer, text_detection=detection
+    )
+
+
+def text_detection(ocr: bool, mode: str, engine: str) -> Any:
+    """The :class:`~idiscore.pixels.ocr.TextDetection` for ``--ocr/--no-ocr``, ``--ocr-mode``
+    and ``--ocr-engine`` (None with ``--no-ocr``)."""
+    if not ocr:
+        return None
+    from idiscore.pixels.ocr import TextDetection
+
+    return TextDetection(engine=engine, mode=mode)

@@ -4,10 +4,14 @@
 * :mod:`~idiscore.pixels.locations` - :class:`SquareArea`, :class:`PIILocation`,
   :class:`PIILocationList` and the JSON location file format
 * :mod:`~idiscore.pixels.processor` - :class:`PixelProcessor`
+* :mod:`~idiscore.pixels.ocr` - :class:`TextDetection`: burned-in text found on every frame
+  (engines in :mod:`~idiscore.pixels.text`, the ``phi`` mode in
+  :mod:`~idiscore.pixels.phi_text`)
 * :mod:`~idiscore.pixels.layout`, :mod:`~idiscore.pixels.fill`,
   :mod:`~idiscore.pixels.blanking`, :mod:`~idiscore.pixels.codec` - the machinery
 
-Compressed pixel data needs the optional codecs (``pip install idiscore[codecs]``).
+Compressed pixel data needs the optional codecs (``pip install idiscore[codecs]``), text
+detection the ``ocr`` extra (``pip install idiscore[ocr]``).
 """
 
 from idiscore.pixels.criterion import Criterion
@@ -19,7 +23,9 @@ from idiscore.pixels.locations import (
     load_locations,
     save_locations,
 )
+from idiscore.pixels.ocr import TextDetection, TextFindings
 from idiscore.pixels.processor import PixelProcessor
+from idiscore.pixels.text import TextBox, TextDetector
 
 __all__ = [
     "Criterion",
@@ -27,6 +33,10 @@ __all__ = [
     "PIILocationList",
     "PixelProcessor",
     "SquareArea",
+    "TextBox",
+    "TextDetection",
+    "TextDetector",
+    "TextFindings",
     "default_location_list",
     "load_locations",
     "save_locations",

@@ -16,10 +16,12 @@ nothing more: it is decoded once and stored losslessly from then on (its lossy h
 recorded in Lossy Image Compression).
 
 The decoded description (Photometric Interpretation, Bits Stored, Pixel Representation)
-is what gets written. Colour comes out of decoding as RGB - YBR_FULL and YBR_FULL_422 are
-converted by pydicom exactly as for ``Dataset.pixel_array``, YBR_ICT/YBR_RCT by the JPEG 2000
-decoder - so the output shows what any pydicom-based viewer showed for the input, and RGB is
-allowed by every colour IOD (YBR_FULL is not, e.g. in the ultrasound IODs).
+is what gets written, except that RGB written as JPEG 2000 Lossless goes through the
+reversible colour transform and is described as YBR_RCT. Colour comes out of decoding as
+RGB - YBR_FULL and YBR_FULL_422 are converted by pydicom exactly as for
+``Dataset.pixel_array``, YBR_ICT/YBR_RCT by the JPEG 2000 decoder - so the output shows what
+any pydicom-based viewer showed for the input, and RGB is allowed by every colour IOD for
+the other syntaxes (YBR_FULL is not, e.g. in the ultrasound IODs).
 YBR_PARTIAL_4xx data is refused.
 """
 
@@ -95,6 +97,15 @@ def _decoded_layout(layout: PixelLayout, meta: dict[str, str | int]) -> PixelLay
         signed=bool(int(meta.get("pixel_representation", int(layout.signed)))),
         planar=0,
     )
+
+
+def _stored_layout(decoded: PixelLayout, candidate: UID) -> PixelLayout:
+    """How ``candidate`` stores decoded pixels: RGB in JPEG 2000 Lossless goes through the
+    reversible colour transform and is described as YBR_RCT (PS3.5 8.2.4), the value the
+    IODs with an enumerated list (ultrasound, for one) accept for that syntax."""
+    if candidate == JPEG2000Lossless and decoded.photometric == "RGB":
+        return dataclasses.replace(decoded, photometric="YBR_RCT")
+    return decoded
 
 
 def _jpeg_family(syntax: UID) -> bool:
@@ -201,6 +212,7 @@ def _attempt(
         if index == 0:
             written = _decoded_layout(layout, meta)
             fill = fill_for(written)
+            written = _stored_layout(written, candidate)
         frame = decoded if decoded.flags.writeable else decoded.copy()
         if frame.shape[:2] != (layout.rows, layout.columns):
             raise fail(f"decoded frame {index} has shape {frame.shape}, not the header's size")

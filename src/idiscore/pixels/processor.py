@@ -26,13 +26,22 @@ in JPEG baseline/extended without it gets ``01`` (and Lossy Image Compression Me
 
 Failures (no pixel data, no decoder, corrupt or truncated data, unsupported layouts) raise
 :class:`~idiscore.errors.PixelDataProcessingError`; pixels are never passed through.
+
+With ``text_detection`` (:class:`~idiscore.pixels.ocr.TextDetection`), the processor also
+cleans every dataset the burned-in annotation policy flags
+(:meth:`idiscore.bouncers.RejectBurnedInAnnotation.flags`) when the engine is installed: the
+text found on any frame is blanked like a location's rectangles, together with those of the
+matching locations. When neither finds anything, the pixel data is left byte for byte as it
+was. The dataset returned carries the :class:`~idiscore.pixels.ocr.TextFindings` (boxes and
+frames, never the text) as its ``idiscore_pixel_findings`` attribute.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Protocol
 
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.uid import (
     UID,
@@ -44,8 +53,10 @@ from pydicom.uid import (
     JPEGExtended12Bit,
 )
 
+from idiscore.cleaning import identifying_values
+from idiscore.core import PIXEL_FINDINGS
 from idiscore.errors import ConfigurationError, PixelDataProcessingError
-from idiscore.pixels._dataset import drop, put, shallow_copy
+from idiscore.pixels._dataset import drop, put, read_element, shallow_copy
 from idiscore.pixels.blanking import Region, blank_native
 from idiscore.pixels.codec import DEFAULT_OUTPUT_SYNTAXES, ENCODABLE_LOSSLESS, Reencoded, transcode
 from idiscore.pixels.fill import fill_values
@@ -57,6 +68,7 @@ from idiscore.pixels.layout import (
     fail,
 )
 from idiscore.pixels.locations import PIILocation, PIILocationList
+from idiscore.pixels.ocr import TextDetection, TextFindings, find_text, merge_regions
 
 _NATIVE = {
     ImplicitVRLittleEndian: True,
@@ -76,6 +88,23 @@ def _transfer_syntax(dataset: Dataset) -> UID | None:
     return UID(str(value)) if value else None
 
 
+def _decoding_syntax(dataset: Dataset) -> UID:
+    """The transfer syntax to decode with; without file meta, the encoding it was read in."""
+    syntax = _transfer_syntax(dataset)
+    if syntax is not None:
+        return syntax
+    implicit, little = dataset.original_encoding
+    if implicit:
+        return ImplicitVRLittleEndian
+    return ExplicitVRLittleEndian if little is not False else ExplicitVRBigEndian
+
+
+class BurnedInPolicy(Protocol):
+    """Which datasets may show burned-in text (``RejectBurnedInAnnotation.flags``)."""
+
+    def flags(self, dataset: Dataset) -> bool: ...
+
+
 class PixelProcessor:
     """Blanks the rectangles of the locations matching a dataset (see the module docstring).
 
@@ -92,6 +121,8 @@ class PixelProcessor:
         *,
         output_transfer_syntaxes: Sequence[str] = DEFAULT_OUTPUT_SYNTAXES,
         verify_encoding: bool = True,
+        text_detection: TextDetection | None = None,
+        burned_in_policy: BurnedInPolicy | None = None,
     ) -> None:
         self.locations = (
             locations if isinstance(locations, PIILocationList) else PIILocationList(locations)
@@ -106,9 +137,32 @@ class PixelProcessor:
                 )
         self.output_transfer_syntaxes = syntaxes
         self.verify_encoding = bool(verify_encoding)
+        if text_detection is not None and not isinstance(text_detection, TextDetection):
+            raise ConfigurationError("text_detection must be a TextDetection or None")
+        self.text_detection = text_detection
+        self._policy = burned_in_policy
 
     def __repr__(self) -> str:
-        return f"PixelProcessor({len(self.locations)} location(s))"
+        text = "" if self.text_detection is None else f", {self.text_detection!r}"
+        return f"PixelProcessor({len(self.locations)} location(s){text})"
+
+    @property
+    def burned_in_policy(self) -> BurnedInPolicy:
+        """Decides which datasets text detection reads (default: the standard bouncer's)."""
+        if self._policy is None:
+            from idiscore.bouncers import RejectBurnedInAnnotation
+
+            self._policy = RejectBurnedInAnnotation()
+        return self._policy
+
+    def detects_text(self, dataset: Dataset) -> bool:
+        """True when text detection is on, installed, and the policy flags ``dataset``."""
+        detection = self.text_detection
+        if detection is None or not detection.available:
+            return False
+        if not any(tag in dataset for tag in _ANY_PIXEL_DATA):
+            return False
+        return bool(self.burned_in_policy.flags(dataset))
 
     def matches(self, dataset: Dataset) -> bool:
         """True when a location applies to ``dataset`` (header only, never decodes pixels).
@@ -118,19 +172,22 @@ class PixelProcessor:
         """
         if not any(tag in dataset for tag in _ANY_PIXEL_DATA):
             return False
-        return any(location.matches(dataset) for location in self.locations)
+        if any(location.matches(dataset) for location in self.locations):
+            return True
+        return self.detects_text(dataset)
 
     def clean(self, dataset: Dataset) -> Dataset:
-        """A new dataset with every matching rectangle blanked on every frame.
+        """A new dataset with every matching rectangle and every text box blanked.
 
-        Returns ``dataset`` itself when no location matches. Raises
-        :class:`~idiscore.errors.PixelDataProcessingError` when cleaning is impossible.
+        Returns ``dataset`` itself when no location matches and no text is looked for.
+        Raises :class:`~idiscore.errors.PixelDataProcessingError` when cleaning is impossible.
         """
         matching = self.locations.get_matching(dataset)
-        if not matching:
+        text = self.detects_text(dataset)
+        if not matching and not text:
             return dataset
         try:
-            return self._clean(dataset, matching)
+            return self._clean(dataset, matching, text)
         except PixelDataProcessingError:
             raise
         except Exception as error:
@@ -139,8 +196,24 @@ class PixelProcessor:
                 tag=PIXEL_DATA,
             ) from error
 
-    def _clean(self, dataset: Dataset, matching: Sequence[PIILocation]) -> Dataset:
+    def find_text(self, dataset: Dataset) -> TextFindings:
+        """The text boxes on ``dataset``'s frames (text detection must be configured)."""
+        if self.text_detection is None:
+            raise ConfigurationError("this PixelProcessor has no text detection")
         new = shallow_copy(dataset)
+        layout = PixelLayout.from_dataset(new)
+        return self._find_text(new, layout)
+
+    def _find_text(self, new: Dataset, layout: PixelLayout) -> TextFindings:
+        assert self.text_detection is not None
+        values: Any = ()
+        if self.text_detection.mode == "phi":
+            values = identifying_values(new)
+        return find_text(new, layout, _decoding_syntax(new), self.text_detection, values)
+
+    def _clean(self, dataset: Dataset, matching: Sequence[PIILocation], text: bool) -> Dataset:
+        new = shallow_copy(dataset)
+        _decode_misread_elements(new)
         layout = PixelLayout.from_dataset(new)
         regions: list[Region] = []
         for location in matching:
@@ -148,8 +221,13 @@ class PixelProcessor:
                 region = area.clipped(layout.rows, layout.columns)
                 if region is not None and region not in regions:
                     regions.append(region)
-        if not regions:
-            return new  # nothing of the image is covered: pixel data stays untouched
+        if text:  # decoded on a copy of its own, so that untouched pixels stay as read
+            findings = self._find_text(shallow_copy(dataset), layout)
+            object.__setattr__(new, PIXEL_FINDINGS, findings)
+            regions = merge_regions(regions, findings.regions)
+        if not regions:  # nothing of the image is covered: pixel data stays untouched
+            _resolve_ambiguous_vr(new, layout)
+            return new
         element = new[PIXEL_DATA]
         syntax = _transfer_syntax(new)
         if syntax is None:
@@ -199,6 +277,35 @@ class PixelProcessor:
             swapped_words=swapped,
         )
         new[PIXEL_DATA] = DataElement(PIXEL_DATA, element.VR, blanked)
+
+
+def _decode_misread_elements(new: Dataset) -> None:
+    """Decode raw elements without a VR in a data set said to be explicit VR.
+
+    pydicom reads a file that declares an explicit VR syntax but holds an implicit VR data
+    set (it warns) element by element as implicit, yet records the data set as explicit:
+    such raw elements cannot be written as they are, neither by pydicom nor by idiscore.
+    Decoded (with the dictionary's VR), they are written like any other element.
+    """
+    if new.original_encoding[0] is not False:
+        return
+    for tag, element in list(new._dict.items()):
+        if isinstance(element, RawDataElement) and element.VR is None and tag != PIXEL_DATA:
+            decoded = read_element(new, tag)
+            if decoded is not None:
+                new._dict[tag] = decoded
+
+
+def _resolve_ambiguous_vr(new: Dataset, layout: PixelLayout) -> None:
+    """Give untouched Pixel Data read with the dictionary's ``OB or OW`` its real VR.
+
+    An implicit VR data set in a file that declares an explicit syntax keeps that
+    ambiguous VR in its raw element, which no writer can write; the value stays as read.
+    """
+    element = new.get_item(PIXEL_DATA)
+    if isinstance(element, RawDataElement) and element.VR in (None, "OB or OW"):
+        encapsulated = element.length == 0xFFFFFFFF or layout.itemsize == 1
+        new[PIXEL_DATA] = element._replace(VR="OB" if encapsulated else "OW")
 
 
 def _store(new: Dataset, syntax: UID, layout: PixelLayout, result: Reencoded) -> None:
