@@ -13,7 +13,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[codecs,net,compat,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[codecs,net,compat,dask,s3,dev]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -493,6 +493,8 @@ def run_batch(
         summary.temp_files_removed = sweep_temp_files(processor.output)
     if engine is None:
         engine = _engine(processor, options.workers)
+    else:  # an engine built without a function (DaskEngine(client)) takes the batch's
+        engine = engine.bind(processor, on_crash=processor.crashed, on_discard=_discard_result)
     mapping = (
         MappingFile.open(
             options.mapping,

@@ -7,6 +7,7 @@ unknown profile option, unsafe paths, missing key file); 130 -- interrupted (Ctr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import warnings
@@ -139,6 +140,20 @@ def _verbosity(quiet: bool, verbose: int) -> int:
     help="Worker processes (default: all cores; 1 = in this process).",
 )
 @click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="local: this machine (--workers processes); dask: a Dask cluster (--scheduler, or "
+    "a local cluster of --workers processes). Needs the 'dask' extra.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Address of a running Dask scheduler (tcp://HOST:PORT, tls://…); with --engine dask.",
+)
+@click.option(
     "--layout",
     type=click.Choice(["mirror", "patient"]),
     default="mirror",
@@ -190,6 +205,8 @@ def deidentify(
     profile_spec: str,
     key_file: str | None,
     workers: int | None,
+    engine: str,
+    scheduler: str | None,
     layout: str,
     report: Path | None,
     quarantine: Path | None,
@@ -216,6 +233,8 @@ def deidentify(
             raise click.BadParameter(f"{item!r} does not exist", param_hint="INPUT")
     if resume and report is None:
         raise click.UsageError("--resume needs --report (the report of the earlier run)")
+    if scheduler is not None and engine != "dask":
+        raise click.UsageError("--scheduler needs --engine dask")
     options = BatchOptions(
         output=output,
         layout=layout,
@@ -252,11 +271,18 @@ def deidentify(
     if console.is_terminal and verbosity >= 0:
         with console.status("finding input files…"):
             total = count_candidates(inputs)
-    with (
-        _sigterm_interrupts(),
-        BatchDisplay(console, verbosity=verbosity, total=total) as display,
-    ):
-        summary = run_batch(core, inputs, options, on_result=display.update)
+    with contextlib.ExitStack() as stack:
+        batch_engine = None
+        if engine == "dask":
+            from idiscore.batch.dask_engine import dask_engine
+
+            if verbosity >= 0:
+                where = scheduler or f"a local cluster of {options.workers} worker processes"
+                console.print(f"engine: dask on {where}", markup=False)
+            batch_engine = stack.enter_context(dask_engine(scheduler, options.workers))
+        stack.enter_context(_sigterm_interrupts())
+        display = stack.enter_context(BatchDisplay(console, verbosity=verbosity, total=total))
+        summary = run_batch(core, inputs, options, on_result=display.update, engine=batch_engine)
     console.print(summary_table(summary))
     if summary.temp_files_removed and verbosity >= 0:
         console.print(
