@@ -67,7 +67,7 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                     "--no-dashboard",
                 ],
                 stdout=subprocess.DEVNULL,
-                stderr=files.enter_context(open(logs / "scheduler.log", "wb")),
+                stderr=files.enter_context((logs / "scheduler.log").open("wb")),
                 env=env,
             )
         )
@@ -91,7 +91,7 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                         str(logs / f"w{number}"),
                     ],
                     stdout=subprocess.DEVNULL,
-                    stderr=files.enter_context(open(logs / f"worker{number}.log", "wb")),
+                    stderr=files.enter_context((logs / f"worker{number}.log").open("wb")),
                     env=env,
                 )
             )
