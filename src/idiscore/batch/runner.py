@@ -47,6 +47,7 @@ from idiscore.batch.report import (
 )
 from idiscore.batch.safety import check_paths
 from idiscore.batch.sources import SNIFF_BYTES, Candidate, discover, sniff, sniff_head
+from idiscore.batch.storage import discard_remote, is_url, process_remote, remote_batch
 from idiscore.batch.writer import (
     LAYOUTS,
     commit,
@@ -92,7 +93,8 @@ class BatchOptions:
     """How a batch runs.
 
     Args:
-        output: the folder that receives the de-identified files.
+        output: the folder that receives the de-identified files, or an fsspec URL
+            (``s3://bucket/prefix``; see :mod:`idiscore.batch.storage`).
         layout: ``"mirror"`` or ``"patient"`` (see :mod:`idiscore.batch.writer`).
         report: JSON-lines report file (see :mod:`idiscore.batch.report`), or None.
         quarantine: folder that receives copies of rejected and failed inputs, or None.
@@ -108,7 +110,7 @@ class BatchOptions:
             :mod:`idiscore.batch.durability`.
     """
 
-    output: Path
+    output: Path | str
     layout: str = "mirror"
     report: Path | None = None
     quarantine: Path | None = None
@@ -254,6 +256,7 @@ class FileProcessor:
         *,
         record_mapping: bool = False,
         fsync: bool = True,
+        url: str | None = None,
     ) -> None:
         if record_mapping:
             core = copy.copy(core)
@@ -265,6 +268,8 @@ class FileProcessor:
         self.record_mapping = record_mapping
         self.fsync = fsync
         self.key = core.pseudonymizer.key_fingerprint
+        #: the output root as a URL in object-store mode (see idiscore.batch.storage)
+        self.url = url
 
     def __call__(self, task: Task) -> FileResult:
         start = time.perf_counter()
@@ -286,6 +291,9 @@ class FileProcessor:
         return result
 
     def _process(self, task: Task, result: FileResult) -> None:
+        if self.url is not None:
+            process_remote(self, task, result)
+            return
         if task.error is not None:
             result.reason = task.error
             return
@@ -362,7 +370,10 @@ def _size(path: str) -> int | None:
 
 
 def _discard_result(result: FileResult) -> None:
-    discard(result.temp)
+    if result.temp is not None and is_url(result.temp):
+        discard_remote(result.temp)
+    else:
+        discard(result.temp)
 
 
 class _Committer:
@@ -470,7 +481,11 @@ def run_batch(
             its journal, and a resumed run writes them).
     """
     inputs = list(inputs)
-    check_paths(inputs, options.output, options.quarantine, options.report, options.mapping)
+    remote = remote_batch(inputs, options)  # URLs of an object store: idiscore.batch.storage
+    if remote is None:
+        check_paths(inputs, options.output, options.quarantine, options.report, options.mapping)
+    else:
+        remote.check()
     if not options.resume and options.report is not None and _non_empty(options.report):
         raise ConfigurationError(
             f"the report {os.fspath(options.report)!r} already exists; resume that run "
@@ -478,10 +493,11 @@ def run_batch(
         )
     processor = FileProcessor(
         core,
-        options.output,
+        Path(options.output),
         options.layout,
         record_mapping=options.mapping is not None,
         fsync=options.fsync == "each",
+        url=remote.output_url() if remote is not None else None,
     )
     state: ResumeState | None = None
     summary = BatchSummary()
@@ -490,7 +506,9 @@ def run_batch(
         assert options.report is not None
         state = load_resume_state(options.report)
         _check_key(state, processor.key)
-        summary.temp_files_removed = sweep_temp_files(processor.output)
+        summary.temp_files_removed = (
+            remote.sweep() if remote is not None else sweep_temp_files(processor.output)
+        )
     if engine is None:
         engine = _engine(processor, options.workers)
     else:  # an engine built without a function (DaskEngine(client)) takes the batch's
@@ -505,7 +523,8 @@ def run_batch(
         else None
     )
     try:
-        processor.output.mkdir(parents=True, exist_ok=True)
+        if remote is None:
+            processor.output.mkdir(parents=True, exist_ok=True)
         report = (
             ReportWriter(options.report, append=options.resume)
             if options.report is not None
@@ -516,12 +535,25 @@ def run_batch(
             mapping.abandon()
         raise
     roots = [processor.output] + ([options.quarantine] if options.quarantine else [])
+    if remote is not None:  # objects are durable once stored; local copies still synced
+        roots = [options.quarantine] if options.quarantine else []
     # the mapping journal reaches the disk before the report lines of its outputs
     journal = [mapping.journal] if mapping is not None else []
     checkpointer = Checkpointer(report, policy=options.fsync, roots=roots, also_sync=journal)
-    committer = _Committer(options, state, mapping)
+    committer = (
+        _Committer(options, state, mapping)
+        if remote is None
+        else remote.make_committer(options, state, mapping)
+    )
 
     def tasks() -> Iterator[Task]:
+        if remote is not None:
+            for path, relative, error in remote.discover():
+                if state is not None and state.is_done(path):
+                    summary.already_done += 1
+                    continue
+                yield Task(path, relative, error)
+            return
         for candidate in discover(inputs):
             if state is not None and state.is_done(str(candidate.path)):
                 summary.already_done += 1
@@ -536,14 +568,15 @@ def run_batch(
             copy = committer.finish(task, result)
             pending = None
             summary.add(result)
-            checkpointer.add(result, output=result.output, copy=copy)
+            output = result.output if remote is None else remote.synced_path(result.output)
+            checkpointer.add(result, output=output, copy=copy)
             if on_result is not None:
                 on_result(result, summary)
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
         if pending is not None:
-            discard(pending.temp)
+            _discard_result(pending)
             if mapping is not None:
                 mapping.add_if_committed(pending)
         close = getattr(results, "close", None)

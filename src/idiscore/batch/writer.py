@@ -25,7 +25,7 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
@@ -45,6 +45,7 @@ __all__ = [
     "safe_name",
     "sweep_temp_files",
     "temp_token",
+    "write_dataset",
     "write_temp",
 ]
 
@@ -132,6 +133,22 @@ def _complete_meta(dataset: Dataset) -> bool:
     return all(tag in meta._dict for tag in _REQUIRED_META)
 
 
+def write_dataset(dataset: Dataset, handle: BinaryIO) -> None:
+    """Write ``dataset`` as a DICOM file to ``handle`` (at its start, seekable), with a
+    preamble and complete file meta (PS3.10) when the dataset allows it (it has SOP Class
+    and Instance UIDs); otherwise as it is."""
+    _prepare(dataset)
+    if _complete_meta(dataset):
+        save(dataset, handle)  # as save_as, raw values copied, pixel data streamed
+    else:
+        try:
+            dataset.save_as(handle, enforce_file_format=True)
+        except (ValueError, AttributeError):  # meta cannot be completed: as it is
+            handle.seek(0)
+            handle.truncate()
+            dataset.save_as(handle)
+
+
 def write_temp(
     dataset: Dataset, destination: Path, token: str, *, fsync: bool = True
 ) -> tuple[Path, int]:
@@ -144,18 +161,9 @@ def write_temp(
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
     temp = _temp_for(destination, token)
-    _prepare(dataset)
     try:
         with open(temp, "wb") as handle:
-            if _complete_meta(dataset):
-                save(dataset, handle)  # as save_as, raw values copied, pixel data streamed
-            else:
-                try:
-                    dataset.save_as(handle, enforce_file_format=True)
-                except (ValueError, AttributeError):  # meta cannot be completed: as it is
-                    handle.seek(0)
-                    handle.truncate()
-                    dataset.save_as(handle)
+            write_dataset(dataset, handle)
             handle.flush()
             if fsync:
                 os.fsync(handle.fileno())

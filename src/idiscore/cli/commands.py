@@ -118,6 +118,13 @@ def _exit(code: int) -> None:
     click.get_current_context().exit(code)
 
 
+def _location(value: str) -> Path | str:
+    """A folder as a Path; a URL (``scheme://``) as it is."""
+    from idiscore.batch.storage import is_url
+
+    return value if is_url(value) else Path(value)
+
+
 def _verbosity(quiet: bool, verbose: int) -> int:
     return -1 if quiet else verbose
 
@@ -128,8 +135,9 @@ def _verbosity(quiet: bool, verbose: int) -> int:
     "-o",
     "--output",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the de-identified files (must not be inside an input).",
+    callback=lambda _ctx, _param, value: _location(value),
+    help="Folder for the de-identified files (must not be inside an input), or a URL "
+    "(s3://bucket/prefix, memory://..., file://...; needs the 's3' extra).",
 )
 @_profile_option
 @_key_option
@@ -201,7 +209,7 @@ def _verbosity(quiet: bool, verbose: int) -> int:
 @click.option("-v", "--verbose", count=True, help="A line per input.")
 def deidentify(
     inputs: tuple[str, ...],
-    output: Path,
+    output: Path | str,
     profile_spec: str,
     key_file: str | None,
     workers: int | None,
@@ -225,11 +233,12 @@ def deidentify(
     """
     from idiscore.batch import BatchOptions, default_workers, plan_batch, run_batch
     from idiscore.batch.sources import count_candidates, is_glob
+    from idiscore.batch.storage import is_url
     from idiscore.cli.display import BatchDisplay, summary_table
     from idiscore.cli.setup import build_core, load_key
 
     for item in inputs:
-        if not is_glob(item) and not os.path.lexists(item):
+        if not is_url(item) and not is_glob(item) and not os.path.lexists(item):
             raise click.BadParameter(f"{item!r} does not exist", param_hint="INPUT")
     if resume and report is None:
         raise click.UsageError("--resume needs --report (the report of the earlier run)")
@@ -268,7 +277,7 @@ def deidentify(
         _describe_key(key)
     core = build_core(profile_spec, key)
     total = None
-    if console.is_terminal and verbosity >= 0:
+    if console.is_terminal and verbosity >= 0 and not any(map(is_url, inputs)):
         with console.status("finding input files…"):
             total = count_candidates(inputs)
     with contextlib.ExitStack() as stack:
