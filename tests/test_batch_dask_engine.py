@@ -1,6 +1,7 @@
 """The Dask engine on a LocalCluster of worker processes gives what the local engine gives:
 the same output bytes, the same report lines (up to timing), the same mapping; a resumed run
-and a worker killed mid-run leave every input done exactly once."""
+and a worker killed mid-run leave every input done exactly once; the key can stay on the
+workers."""
 
 from __future__ import annotations
 
@@ -294,3 +295,39 @@ def test_without_a_function_the_engine_refuses_to_run(client: Any) -> None:
 
     with pytest.raises(ConfigurationError):
         list(DaskEngine(client).run([Task("a", "a")]))
+
+
+def test_with_a_key_file_on_the_workers_the_key_does_not_travel(
+    client: Any, local_run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import pickle
+
+    from idiscore.batch import FileProcessor
+
+    local, inputs = local_run
+    key_file = tmp_path / "worker.key"
+    key_file.write_text("dask engine test key\n")
+    shipped = dask_engine_module._KeyFromWorkerFile(
+        FileProcessor(core(), tmp_path / "x", "mirror"), str(key_file)
+    )
+    assert b"dask engine test key" not in pickle.dumps(shipped)
+    summary = run(
+        tmp_path, "out", inputs, engine=DaskEngine(client, worker_key_file=str(key_file))
+    )
+    assert summary.counts == statuses(local / "out.jsonl")
+    assert digests(tmp_path / "out") == digests(local / "out")
+
+
+def test_a_worker_key_file_with_another_key_stops_the_batch_before_it_starts(
+    client: Any, local_run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from idiscore.errors import ConfigurationError
+
+    _local, inputs = local_run
+    key_file = tmp_path / "worker.key"
+    key_file.write_text("another key\n")
+    with pytest.raises(ConfigurationError, match="another key"):
+        run(tmp_path, "out", inputs, engine=DaskEngine(client, worker_key_file=str(key_file)))
+    assert not list((tmp_path / "out").rglob("*.dcm"))
+    with pytest.raises(ConfigurationError):
+        run(tmp_path, "out2", inputs, engine=DaskEngine(client, worker_key_file="/nonexistent"))

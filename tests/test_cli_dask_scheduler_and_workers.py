@@ -187,6 +187,8 @@ def test_cli_on_a_running_scheduler_matches_the_local_engine(
         scheduler,
         "--mapping",
         mapping,
+        "--worker-key-file",  # the key stays on the workers; same bytes
+        key,
     )
     assert done.returncode == 1, done.stderr
     assert f"engine: dask on {scheduler}" in done.stdout

@@ -130,6 +130,11 @@ class DaskEngine(Engine[T, R]):
             raised) into a result; None re-raises.
         on_discard: receives results computed but never yielded (after an interruption).
         drain_seconds: how long an interrupted run waits for running chunks.
+        worker_key_file: path of the key file *on the workers*. The function is then sent
+            without its pseudonymization key (the workers read it from this file, and
+            must hold the same key: checked on every worker before the run starts), so
+            the key never crosses the network. The function must be a
+            :class:`~idiscore.batch.runner.FileProcessor` (what ``run_batch`` gives).
     """
 
     def __init__(
@@ -143,6 +148,7 @@ class DaskEngine(Engine[T, R]):
         on_crash: Callable[[T], R] | None = None,
         on_discard: Callable[[R], None] | None = None,
         drain_seconds: float = 60.0,
+        worker_key_file: str | None = None,
     ) -> None:
         if chunk_size is not None and chunk_size < 1:
             raise ConfigurationError("chunk_size must be at least 1")
@@ -156,6 +162,7 @@ class DaskEngine(Engine[T, R]):
         self.on_crash = on_crash
         self.on_discard = on_discard
         self.drain_seconds = drain_seconds
+        self.worker_key_file = worker_key_file
         self._seconds_per_task: float | None = None
 
     def bind(
@@ -192,7 +199,11 @@ class DaskEngine(Engine[T, R]):
         if self.function is None:
             raise ConfigurationError("DaskEngine has no function: pass one, or use run_batch")
         token = uuid.uuid4().hex
-        plugin = _FunctionPlugin(token, pickle.dumps(self.function))
+        function: Callable[[Any], Any] = self.function
+        if self.worker_key_file is not None:
+            function = _KeyFromWorkerFile(function, self.worker_key_file)
+            self.client.run(_check_worker_key, self.worker_key_file, function.fingerprint)
+        plugin = _FunctionPlugin(token, pickle.dumps(function))
         self.client.register_plugin(plugin, name=plugin.name)
         try:
             yield from self._run(token, tasks)
@@ -291,6 +302,59 @@ class DaskEngine(Engine[T, R]):
                     self._discard(future.result()[0])
         with contextlib.suppress(Exception):
             self.client.cancel(futures)
+
+
+def _worker_key(path: str) -> bytes:
+    from idiscore.pseudonyms import Pseudonymizer
+
+    return bytes(Pseudonymizer.from_key_file(path)._key)
+
+
+def _check_worker_key(path: str, fingerprint: str) -> None:
+    """On a worker: the key file exists and holds the key the batch was started with.
+
+    Raises:
+        ConfigurationError: it does not (the message names neither key).
+    """
+    from idiscore.pseudonyms import Pseudonymizer
+
+    if Pseudonymizer(_worker_key(path)).key_fingerprint != fingerprint:
+        raise ConfigurationError(
+            f"the key file {path!r} on a worker holds another key than this batch's"
+        )
+
+
+class _KeyFromWorkerFile:
+    """A per-file function (a FileProcessor) pickled without its key; on the worker, the
+    key comes from a file there."""
+
+    def __init__(self, processor: Any, key_file: str) -> None:
+        import copy
+
+        core = copy.copy(processor.core)
+        pseudonymizer = copy.copy(core.pseudonymizer)
+        self.fingerprint: str = pseudonymizer.key_fingerprint
+        pseudonymizer._key = b""  # not pickled with the function
+        core.pseudonymizer = pseudonymizer
+        self.processor = copy.copy(processor)
+        self.processor.core = core
+        self.key_file = key_file
+        self._ready = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_ready"] = False
+        return state
+
+    def __call__(self, task: Any) -> Any:
+        if not self._ready:
+            _check_worker_key(self.key_file, self.fingerprint)
+            pseudonymizer = self.processor.core.pseudonymizer
+            state = pseudonymizer.__getstate__()
+            state["_key"] = _worker_key(self.key_file)
+            pseudonymizer.__setstate__(state)
+            self._ready = True
+        return self.processor(task)
 
 
 def _cluster_gone(exc: BaseException) -> bool:

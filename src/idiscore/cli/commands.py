@@ -162,6 +162,13 @@ def _verbosity(quiet: bool, verbose: int) -> int:
     help="Address of a running Dask scheduler (tcp://HOST:PORT, tls://…); with --engine dask.",
 )
 @click.option(
+    "--worker-key-file",
+    default=None,
+    metavar="PATH",
+    help="With --engine dask: the workers read the key from this file on their own "
+    "machines (it must hold the same key), so the key is not sent over the network.",
+)
+@click.option(
     "--layout",
     type=click.Choice(["mirror", "patient"]),
     default="mirror",
@@ -215,6 +222,7 @@ def deidentify(
     workers: int | None,
     engine: str,
     scheduler: str | None,
+    worker_key_file: str | None,
     layout: str,
     report: Path | None,
     quarantine: Path | None,
@@ -242,8 +250,8 @@ def deidentify(
             raise click.BadParameter(f"{item!r} does not exist", param_hint="INPUT")
     if resume and report is None:
         raise click.UsageError("--resume needs --report (the report of the earlier run)")
-    if scheduler is not None and engine != "dask":
-        raise click.UsageError("--scheduler needs --engine dask")
+    if (scheduler is not None or worker_key_file is not None) and engine != "dask":
+        raise click.UsageError("--scheduler and --worker-key-file need --engine dask")
     options = BatchOptions(
         output=output,
         layout=layout,
@@ -288,7 +296,9 @@ def deidentify(
             if verbosity >= 0:
                 where = scheduler or f"a local cluster of {options.workers} worker processes"
                 console.print(f"engine: dask on {where}", markup=False)
-            batch_engine = stack.enter_context(dask_engine(scheduler, options.workers))
+            batch_engine = stack.enter_context(
+                dask_engine(scheduler, options.workers, worker_key_file=worker_key_file)
+            )
         stack.enter_context(_sigterm_interrupts())
         display = stack.enter_context(BatchDisplay(console, verbosity=verbosity, total=total))
         summary = run_batch(core, inputs, options, on_result=display.update, engine=batch_engine)
