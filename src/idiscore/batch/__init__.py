@@ -9,6 +9,8 @@
 Modules: :mod:`~idiscore.batch.sources` (discovery and DICOM sniffing),
 :mod:`~idiscore.batch.runner` (per-file processing, the batch loop),
 :mod:`~idiscore.batch.engines` (in-process and process-pool engines),
+:mod:`~idiscore.batch.dask_engine` (the Dask engine, ``DaskEngine(client)``; the ``dask`` extra),
+:mod:`~idiscore.batch.storage` (fsspec URLs for inputs and outputs; the ``s3`` extra),
 :mod:`~idiscore.batch.writer` (layouts, atomic writes, quarantine),
 :mod:`~idiscore.batch.durability` (when outputs are fsynced and report lines written),
 :mod:`~idiscore.batch.report` (the JSON-lines report and resume),

@@ -10,7 +10,7 @@
   small results (with the mapping entries of each file, when the batch records them: they
   are gathered from the workers with the results). Each worker thread unpickles its own
   copy of the function, so a worker may run several threads.
-* *Chunks* adapt to the time a task takes (about 0.05 s of work a chunk, 1 to 32 tasks), as
+* *Chunks* adapt to the time a task takes (about 0.25 s of work a chunk, 1 to 64 tasks), as
   in the process-pool engine: scheduler round trips are paid per chunk, not per file.
 * *Failures.* A task whose worker dies is rescheduled by Dask on another worker (up to the
   scheduler's ``allowed-failures``); an exception is retried ``retries`` times. A chunk
@@ -47,7 +47,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from idiscore.batch.engines import CHUNK_SECONDS, CHUNKS_PER_WORKER, MAX_CHUNK, Engine
+from idiscore.batch.engines import CHUNKS_PER_WORKER, Engine
 from idiscore.errors import ConfigurationError, MissingDependencyError
 
 try:
@@ -59,6 +59,12 @@ if TYPE_CHECKING:
     from distributed import Client, Future
 
 __all__ = ["DaskEngine", "dask_engine", "require_dask"]
+
+#: the time a chunk of tasks should take when the chunk size adapts: a task costs the
+#: scheduler a round trip of a few milliseconds, so chunks are longer than a process pool's
+CHUNK_SECONDS = 0.25
+#: the largest adaptive chunk
+MAX_CHUNK = 64
 
 T = TypeVar("T")
 R = TypeVar("R")
