@@ -192,6 +192,11 @@ def test_cli_on_a_running_scheduler_matches_the_local_engine(
     )
     assert done.returncode == 1, done.stderr
     assert f"engine: dask on {scheduler}" in done.stdout
+    with distributed.Client(scheduler) as client:  # the files went through the scheduler
+        prefixes = client.run_on_scheduler(
+            lambda dask_scheduler: list(dask_scheduler.task_prefixes)
+        )
+    assert "run_chunk" in prefixes
     assert digests(tmp_path / "out") == digests(reference / "out")
     done_files = [r for r in report(reference / "r.jsonl", reference / "out") if r[0] == "done"]
     assert len(digests(tmp_path / "out")) == len(done_files) >= 3
