@@ -97,10 +97,10 @@ def records(report: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in report.read_text().splitlines()]
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_from_one_bucket_to_another(
-    s3: Any, reference: dict[str, str], tmp_path: Path, workers: int
-) -> None:
+def test_from_one_bucket_to_another(s3: Any, reference: dict[str, str], tmp_path: Path) -> None:
+    # in this process: a process pool's fork server may predate the endpoint's variables
+    # (the command-line test below runs a pool of two)
+    workers = 1
     prefix = f"clean/run-{workers}"
     summary = run_batch(
         core(),
@@ -164,7 +164,7 @@ def test_local_inputs_to_a_bucket_and_back(
     inputs.mkdir()
     for name in FILES:
         shutil.copyfile(str(get_testdata_file(name)), inputs / name)
-    run_batch(core(), [inputs], BatchOptions(output="s3://clean/uploaded", workers=2))
+    run_batch(core(), [inputs], BatchOptions(output="s3://clean/uploaded", workers=1))
     assert bucket_digests(s3, "clean/uploaded") == reference
     run_batch(core(), ["s3://incoming/study"], BatchOptions(output=tmp_path / "down"))
     local = {
