@@ -13,7 +13,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[codecs,net,compat,ocr,tesseract,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[codecs,net,compat,ocr,tesseract,dask,s3,dev]"
 	touch $(STAMP)
 
 install: $(STAMP)

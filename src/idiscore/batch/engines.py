@@ -82,6 +82,21 @@ class Engine(Generic[T, R]):
     def run(self, tasks: Iterable[T]) -> Iterator[tuple[T, R]]:
         raise NotImplementedError
 
+    def bind(
+        self,
+        function: Callable[[T], R],
+        *,
+        on_crash: Callable[[T], R] | None = None,
+        on_discard: Callable[[R], None] | None = None,
+    ) -> Engine[T, R]:
+        """The engine to use for a batch whose per-file function is ``function``.
+
+        An engine built with its own function (the default) ignores the batch's and
+        returns itself; one built without (:class:`~idiscore.batch.dask_engine.DaskEngine`
+        given only a client) takes it.
+        """
+        return self
+
 
 class InProcessEngine(Engine[T, R]):
     """Runs every task in the calling process, one after the other."""

@@ -55,6 +55,13 @@ from idiscore.batch.sources import (
     discover,
     sniff_head,
 )
+from idiscore.batch.storage import (
+    RemoteBatch,
+    discard_remote,
+    is_url,
+    process_remote,
+    remote_batch,
+)
 from idiscore.batch.writer import (
     LAYOUTS,
     discard,
@@ -97,7 +104,8 @@ class BatchOptions:
     """How a batch runs.
 
     Args:
-        output: the folder that receives the de-identified files.
+        output: the folder that receives the de-identified files, or an fsspec URL
+            (``s3://bucket/prefix``; see :mod:`idiscore.batch.storage`).
         layout: ``"mirror"`` or ``"patient"`` (see :mod:`idiscore.batch.writer`).
         report: JSON-lines report file (see :mod:`idiscore.batch.report`), or None.
         quarantine: folder that receives copies of rejected and failed inputs, or None.
@@ -115,7 +123,7 @@ class BatchOptions:
             ``failed`` (they get a new line).
     """
 
-    output: Path
+    output: Path | str
     layout: str = "mirror"
     report: Path | None = None
     quarantine: Path | None = None
@@ -244,6 +252,7 @@ class FileProcessor:
         *,
         record_mapping: bool = False,
         fsync: bool = True,
+        url: str | None = None,
     ) -> None:
         if record_mapping:
             core = copy.copy(core)
@@ -257,6 +266,8 @@ class FileProcessor:
         self.record_mapping = record_mapping
         self.fsync = fsync
         self.key = core.pseudonymizer.key_fingerprint
+        #: the output root as a URL in object-store mode (see idiscore.batch.storage)
+        self.url = url
 
     def __call__(self, task: Task) -> FileResult:
         start = time.perf_counter()
@@ -283,6 +294,9 @@ class FileProcessor:
         return result
 
     def _process(self, task: Task, result: FileResult) -> None:
+        if self.url is not None:
+            process_remote(self, task, result)
+            return
         if task.error is not None:
             result.reason = task.error
             return
@@ -388,9 +402,13 @@ class FileProcessor:
         return FileResult(
             status="failed",
             input=task.path,
-            reason="the worker process died while processing this file",
+            reason=CRASHED,
             input_bytes=size,
         )
+
+
+#: The reason of a file whose worker process died (see :meth:`FileProcessor.crashed`).
+CRASHED = "the worker process died while processing this file"
 
 
 def _size(path: str) -> int | None:
@@ -401,7 +419,10 @@ def _size(path: str) -> int | None:
 
 
 def _discard_result(result: FileResult) -> None:
-    discard(result.temp)
+    if result.temp is not None and is_url(result.temp):
+        discard_remote(result.temp)
+    else:
+        discard(result.temp)
 
 
 def _check_key(state: ResumeState, key: str) -> None:
@@ -447,8 +468,12 @@ def run_batch(
             entries stay in its journal, and a resumed run writes them.
     """
     inputs = list(inputs)
-    check_inputs(inputs)
-    check_paths(inputs, options.output, options.quarantine, options.report, options.mapping)
+    remote = remote_batch(inputs, options)  # URLs of an object store: idiscore.batch.storage
+    if remote is None:
+        check_inputs(inputs)
+        check_paths(inputs, options.output, options.quarantine, options.report, options.mapping)
+    else:
+        remote.check()
     if not options.resume and options.report is not None and _non_empty(options.report):
         raise ConfigurationError(
             f"the report {os.fspath(options.report)!r} already exists; resume that run "
@@ -456,26 +481,28 @@ def run_batch(
         )
     if not options.resume and options.mapping is not None:
         MappingFile.refuse_existing(options.mapping)
-    created = not os.path.lexists(options.output)
-    output = prepare_folder(options.output, "output folder")
+    created = remote is None and not os.path.lexists(options.output)
+    output = None if remote is not None else prepare_folder(options.output, "output folder")
     try:
         if options.quarantine is not None:
             prepare_folder(options.quarantine, "quarantine folder")
         for path, what in ((options.report, "report"), (options.mapping, "mapping file")):
             if path is not None:
                 prepare_folder(Path(path).absolute().parent, f"folder of the {what}")
-        locked: list[tuple[str | os.PathLike[str], bool]] = [(output, True)]
+        locked: list[tuple[str | os.PathLike[str], bool]] = (
+            [(output, True)] if output is not None else []
+        )
         locked += [(p, False) for p in (options.report, options.mapping) if p is not None]
         lock = RunLock(locked)
     except BaseException:
-        if created:  # the batch did not start: leave no empty output folder behind
+        if created and output is not None:  # the batch did not start: no empty folder left
             with contextlib.suppress(OSError):
                 output.rmdir()
         raise
     with lock:
         summary = BatchSummary(notes=list(lock.stale))
         try:
-            return _run_locked(core, inputs, options, summary, on_result, engine)
+            return _run_locked(core, inputs, options, summary, on_result, engine, remote)
         except OSError as exc:
             if isinstance(exc, StorageError):
                 raise
@@ -492,13 +519,15 @@ def _run_locked(
     summary: BatchSummary,
     on_result: Callable[[FileResult, BatchSummary], None] | None,
     engine: Engine[Task, FileResult] | None,
+    remote: RemoteBatch | None = None,
 ) -> BatchSummary:
     processor = FileProcessor(
         core,
-        options.output,
+        Path(options.output),
         options.layout,
         record_mapping=options.mapping is not None,
         fsync=options.fsync == "each",
+        url=remote.output_url() if remote is not None else None,
     )
     state: ResumeState | None = None
     started = time.perf_counter()
@@ -506,9 +535,13 @@ def _run_locked(
         assert options.report is not None
         state = load_resume_state(options.report, retry_failed=options.retry_failed)
         _check_key(state, processor.key)
-        summary.temp_files_removed = sweep_temp_files(processor.output)
+        summary.temp_files_removed = (
+            remote.sweep() if remote is not None else sweep_temp_files(processor.output)
+        )
     if engine is None:
         engine = _engine(processor, options.workers)
+    else:  # an engine built without a function (DaskEngine(client)) takes the batch's
+        engine = engine.bind(processor, on_crash=processor.crashed, on_discard=_discard_result)
     mapping = (
         MappingFile.open(
             options.mapping,
@@ -535,19 +568,32 @@ def _run_locked(
             mapping.abandon()
         raise
     roots = [processor.output] + ([options.quarantine] if options.quarantine else [])
+    if remote is not None:  # objects are durable once stored; local copies still synced
+        roots = [options.quarantine] if options.quarantine else []
     # the mapping journal reaches the disk before the report lines of its outputs
     journal = [mapping.journal] if mapping is not None else []
     checkpointer = Checkpointer(report, policy=options.fsync, roots=roots, also_sync=journal)
-    committer = Committer(
-        resume=options.resume,
-        fsync=options.fsync == "each",
-        quarantine=options.quarantine,
-        state=state,
-        mapping=mapping,
+    committer = (
+        Committer(
+            resume=options.resume,
+            fsync=options.fsync == "each",
+            quarantine=options.quarantine,
+            state=state,
+            mapping=mapping,
+        )
+        if remote is None
+        else remote.make_committer(options, state, mapping)
     )
     excluded = [processor.output] + ([options.quarantine] if options.quarantine else [])
 
     def tasks() -> Iterator[Task]:
+        if remote is not None:
+            for path, relative, error in remote.discover():
+                if state is not None and state.is_finished(path):
+                    summary.already_done += 1
+                    continue
+                yield Task(path, relative, error)
+            return
         for candidate in discover(inputs, exclude=excluded):
             if state is not None and state.is_finished(str(candidate.path)):
                 summary.already_done += 1
@@ -556,25 +602,35 @@ def _run_locked(
 
     results = engine.run(tasks())
     pending: FileResult | None = None
+    crashed = False
     try:
         for task, result in results:
             pending = result
+            crashed = crashed or result.reason == CRASHED
             copy = committer.finish(task, result)
             pending = None
             summary.add(result)
-            checkpointer.add(result, output=result.output, copy=copy)
+            output = result.output if remote is None else remote.synced_path(result.output)
+            checkpointer.add(result, output=output, copy=copy)
             if on_result is not None:
                 on_result(result, summary)
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
         if pending is not None:
-            discard(pending.temp)
+            _discard_result(pending)
             if mapping is not None:
                 mapping.add_if_committed(pending)
         close = getattr(results, "close", None)
         if close is not None:
             close()
+        if crashed or getattr(engine, "orphans_temp_files", False):
+            # a worker that died mid-write left its temporary file (the lock is held)
+            with contextlib.suppress(OSError):
+                if remote is not None:
+                    remote.sweep()
+                else:
+                    sweep_temp_files(processor.output)
         try:
             try:
                 checkpointer.close()

@@ -36,7 +36,7 @@ import secrets
 import shutil
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
@@ -62,6 +62,7 @@ __all__ = [
     "same_content",
     "sweep_temp_files",
     "temp_token",
+    "write_dataset",
     "write_temp",
 ]
 
@@ -182,6 +183,22 @@ def _complete_meta(dataset: Dataset) -> bool:
     return all(tag in meta._dict for tag in _REQUIRED_META)
 
 
+def write_dataset(dataset: Dataset, handle: BinaryIO) -> None:
+    """Write ``dataset`` as a DICOM file to ``handle`` (at its start, seekable), with a
+    preamble and complete file meta (PS3.10) when the dataset allows it (it has SOP Class
+    and Instance UIDs); otherwise as it is."""
+    _prepare(dataset)
+    if _complete_meta(dataset):
+        save(dataset, handle)  # as save_as, raw values copied, pixel data streamed
+    else:
+        try:
+            dataset.save_as(handle, enforce_file_format=True)
+        except (ValueError, AttributeError):  # meta cannot be completed: as it is
+            handle.seek(0)
+            handle.truncate()
+            dataset.save_as(handle)
+
+
 def write_temp(
     dataset: Dataset, destination: Path, token: str | None = None, *, fsync: bool = True
 ) -> tuple[Path, int]:
@@ -194,19 +211,10 @@ def write_temp(
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
     temp = _temp_for(destination, token)
-    _prepare(dataset)
     try:
         # a new file, never an existing one (nor what a symbolic link of that name names)
         with open(temp, "xb") as handle:
-            if _complete_meta(dataset):
-                save(dataset, handle)  # as save_as, raw values copied, pixel data streamed
-            else:
-                try:
-                    dataset.save_as(handle, enforce_file_format=True)
-                except (ValueError, AttributeError):  # meta cannot be completed: as it is
-                    handle.seek(0)
-                    handle.truncate()
-                    dataset.save_as(handle)
+            write_dataset(dataset, handle)
             handle.flush()
             if fsync:
                 os.fsync(handle.fileno())

@@ -10,6 +10,7 @@ permission, read-only or full file system); 130 -- interrupted (Ctrl-C).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import warnings
@@ -169,6 +170,13 @@ def _exit(code: int) -> None:
     click.get_current_context().exit(code)
 
 
+def _location(value: str) -> Path | str:
+    """A folder as a Path; a URL (``scheme://``) as it is."""
+    from idiscore.batch.storage import is_url
+
+    return value if is_url(value) else Path(value)
+
+
 def _verbosity(quiet: bool, verbose: int) -> int:
     return -1 if quiet else verbose
 
@@ -179,8 +187,9 @@ def _verbosity(quiet: bool, verbose: int) -> int:
     "-o",
     "--output",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the de-identified files (must not be inside an input).",
+    callback=lambda _ctx, _param, value: _location(value),
+    help="Folder for the de-identified files (must not be inside an input), or a URL "
+    "(s3://bucket/prefix, memory://..., file://...; needs the 's3' extra).",
 )
 @_profile_option
 @_key_option
@@ -189,6 +198,27 @@ def _verbosity(quiet: bool, verbose: int) -> int:
     type=click.IntRange(min=1),
     default=None,
     help="Worker processes (default: all cores; 1 = in this process).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="local: this machine (--workers processes); dask: a Dask cluster (--scheduler, or "
+    "a local cluster of --workers processes). Needs the 'dask' extra.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Address of a running Dask scheduler (tcp://HOST:PORT, tls://…); with --engine dask.",
+)
+@click.option(
+    "--worker-key-file",
+    default=None,
+    metavar="PATH",
+    help="With --engine dask: the workers read the key from this file on their own "
+    "machines (it must hold the same key), so the key is not sent over the network.",
 )
 @click.option(
     "--layout",
@@ -251,10 +281,13 @@ def _verbosity(quiet: bool, verbose: int) -> int:
 @click.option("-v", "--verbose", count=True, help="A line per input.")
 def deidentify(
     inputs: tuple[str, ...],
-    output: Path,
+    output: Path | str,
     profile_spec: str,
     key_file: str | None,
     workers: int | None,
+    engine: str,
+    scheduler: str | None,
+    worker_key_file: str | None,
     layout: str,
     report: Path | None,
     quarantine: Path | None,
@@ -280,20 +313,23 @@ def deidentify(
     """
     from idiscore.batch import BatchOptions, default_workers, plan_batch, run_batch
     from idiscore.batch.sources import check_inputs, count_candidates, is_glob
+    from idiscore.batch.storage import is_url
     from idiscore.cli.display import BatchDisplay, summary_table
     from idiscore.cli.setup import build_core, load_key
 
     for item in inputs:
-        if not is_glob(item) and not os.path.lexists(item):
+        if not is_url(item) and not is_glob(item) and not os.path.lexists(item):
             raise click.BadParameter(f"{item!r} does not exist", param_hint="INPUT")
     try:
-        check_inputs(inputs)
+        check_inputs([item for item in inputs if not is_url(item)])
     except InputError as exc:
         raise click.BadParameter(str(exc), param_hint="INPUT") from None
     if resume and report is None:
         raise click.UsageError("--resume needs --report (the report of the earlier run)")
     if midi_b_mapping and mapping is None:
         raise click.UsageError("--midi-b-mapping needs --mapping")
+    if (scheduler is not None or worker_key_file is not None) and engine != "dask":
+        raise click.UsageError("--scheduler and --worker-key-file need --engine dask")
     options = BatchOptions(
         output=output,
         layout=layout,
@@ -329,14 +365,23 @@ def deidentify(
     if verbosity >= 0:
         _describe_key(key)
     total = None
-    if console.is_terminal and verbosity >= 0:
+    if console.is_terminal and verbosity >= 0 and not any(map(is_url, inputs)):
         with console.status("finding input files…"):
             total = count_candidates(inputs)
-    with (
-        _sigterm_interrupts(),
-        BatchDisplay(console, verbosity=verbosity, total=total) as display,
-    ):
-        summary = run_batch(core, inputs, options, on_result=display.update)
+    with contextlib.ExitStack() as stack:
+        batch_engine = None
+        if engine == "dask":
+            from idiscore.batch.dask_engine import dask_engine
+
+            if verbosity >= 0:
+                where = scheduler or f"a local cluster of {options.workers} worker processes"
+                console.print(f"engine: dask on {where}", markup=False)
+            batch_engine = stack.enter_context(
+                dask_engine(scheduler, options.workers, worker_key_file=worker_key_file)
+            )
+        stack.enter_context(_sigterm_interrupts())
+        display = stack.enter_context(BatchDisplay(console, verbosity=verbosity, total=total))
+        summary = run_batch(core, inputs, options, on_result=display.update, engine=batch_engine)
     for note in summary.notes:
         _warn(escape(note))
     console.print(summary_table(summary))
