@@ -370,7 +370,9 @@ def profile_command(profile_spec: str, output_format: str) -> None:
 
         click.echo(dump_profile(profile), nl=False)
         return
-    click.echo(profile.describe(output_format), nl=False)
+    from idiscore.describe import describe
+
+    click.echo(describe(profile, output_format), nl=False)
 
 
 def _register_commands() -> None:
