@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 
 import idiscore
 from idiscore import pseudonyms
+from idiscore.batch import mapping_store
+from idiscore.batch.mapping_store import mapping_format, read_mapping, write_mapping
 from idiscore.errors import ConfigurationError, UnlinkableOutputWarning
 from idiscore.pseudonyms import (
     DEFAULT_DATE_SHIFT_DAYS,
@@ -703,9 +705,9 @@ def test_recorder_writes_atomically_and_reads_back(
     recorder = recorded(pz)
     target = tmp_path / name
     target.write_text("old content")
-    assert recorder.write(target) == target
+    assert write_mapping(recorder, target) == target
     assert os.listdir(tmp_path) == [name]  # no temporary or journal file left behind
-    assert MappingRecorder.read(target).entries() == recorder.entries()
+    assert read_mapping(target).entries() == recorder.entries()
     if name.endswith(".csv"):
         with open(target, newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
@@ -727,16 +729,16 @@ def test_failed_write_keeps_old_file_and_leaves_no_temp(
         Path(path).write_text("half")
         raise OSError("disk full")
 
-    monkeypatch.setattr(pseudonyms, "_write_csv", broken)
+    monkeypatch.setattr(mapping_store, "_write_csv", broken)
     with pytest.raises(OSError, match="disk full"):
-        recorded(pz).write(target)
+        write_mapping(recorded(pz), target)
     assert target.read_text() == "old content"
     assert os.listdir(tmp_path) == ["map.csv"]
 
 
 def test_recorder_rejects_unknown_file_type(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
-        MappingRecorder().write(tmp_path / "map.json")
+        write_mapping(MappingRecorder(), tmp_path / "map.json")
     assert os.listdir(tmp_path) == []
 
 
@@ -750,10 +752,10 @@ def test_merge_returns_the_new_entries_only() -> None:
 
 
 def test_mapping_file_format_from_the_suffix() -> None:
-    assert MappingRecorder.file_format("a/b.CSV") == "csv"
-    assert MappingRecorder.file_format(Path("b.sqlite")) == MappingRecorder.file_format("b.db")
+    assert mapping_format("a/b.CSV") == "csv"
+    assert mapping_format(Path("b.sqlite")) == mapping_format("b.db")
     with pytest.raises(ConfigurationError, match="must end in"):
-        MappingRecorder.file_format("b.txt")
+        mapping_format("b.txt")
 
 
 @pytest.mark.parametrize(
@@ -775,6 +777,6 @@ def test_reading_a_damaged_mapping_is_a_configuration_error(
     if content is not None:
         path.write_bytes(content)
     with pytest.raises(ConfigurationError) as caught:
-        MappingRecorder.read(path)
+        read_mapping(path)
     assert "Secret" not in str(caught.value) and "PID" not in str(caught.value)
     assert sorted(os.listdir(tmp_path)) == ([name] if content is not None else [])

@@ -36,6 +36,7 @@ from pydicom.dataset import Dataset
 from idiscore.batch.durability import FSYNC_POLICIES, Checkpointer
 from idiscore.batch.engines import Engine, InProcessEngine, ProcessPoolEngine
 from idiscore.batch.mapping import MappingFile
+from idiscore.batch.mapping_store import mapping_format
 from idiscore.batch.report import (
     STATUSES,
     DigestSet,
@@ -131,7 +132,7 @@ class BatchOptions:
         if self.resume and self.report is None:
             raise ConfigurationError("resume needs the report of the earlier run")
         if self.mapping is not None:
-            MappingRecorder.file_format(self.mapping)
+            mapping_format(self.mapping)
 
 
 @dataclass(frozen=True)
