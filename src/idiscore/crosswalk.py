@@ -5,6 +5,9 @@ A data custodian who already assigned study IDs, names or UIDs lists them here; 
 pseudonymizer asks the crosswalk first and derives only what it does not list. The table
 is read (and checked) once, when it is loaded; a bad entry is a ConfigurationError that
 never quotes the entry's values (they are PHI).
+
+:func:`is_valid_uid` is defined here, where values from outside are checked, and
+re-exported by :mod:`idiscore.pseudonyms` (whose derivation imports this module).
 """
 
 from __future__ import annotations
@@ -15,11 +18,17 @@ import re
 from collections.abc import Callable, Mapping
 
 from idiscore.errors import ConfigurationError
-from idiscore.pseudonyms import is_valid_uid
 
-__all__ = ["Crosswalk"]
+__all__ = ["Crosswalk", "is_valid_uid"]
 
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_UID_RE = re.compile(r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*\Z")
+_UID_MAX = 64  # characters of a UI value (PS3.5 Table 6.2-1)
+
+
+def is_valid_uid(value: str) -> bool:
+    """Whether ``value`` is a valid DICOM UID (digits and dots, no leading zeros, <= 64)."""
+    return len(value) <= _UID_MAX and _UID_RE.match(value) is not None
 
 
 def _strip(value: str) -> str:

@@ -17,7 +17,8 @@ Conventions shared by all derivations:
   originals and backslash/``^``/``=`` separated parts of at least 3 characters): when a
   candidate does, it is derived again with the next counter value.
 
-:class:`~idiscore.crosswalk.Crosswalk` (its own module, re-exported here) supplies
+:class:`~idiscore.crosswalk.Crosswalk` (its own module, re-exported here with
+:func:`is_valid_uid`) supplies
 externally assigned pseudonyms that take precedence, and :class:`MappingRecorder` (opt-in)
 records what was used, for the data custodian; :mod:`idiscore.batch.mapping_store` writes
 that table to disk. This module does no I/O but reading a key file.
@@ -34,12 +35,10 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from idiscore.crosswalk import Crosswalk, is_valid_uid
 from idiscore.errors import ConfigurationError, UnlinkableOutputWarning
-
-if TYPE_CHECKING:
-    from idiscore.crosswalk import Crosswalk
 
 KEY_ENV_VAR = "IDISCORE_KEY"
 DEFAULT_UID_ROOT = "2.25."
@@ -48,7 +47,6 @@ DEFAULT_UID_ROOT = "2.25."
 #: of the true one; 3286 possible values so a single known date does not give the shift away.
 DEFAULT_DATE_SHIFT_DAYS = (-3650, -365)
 
-_UID_RE = re.compile(r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*\Z")
 _UID_ROOT_RE = re.compile(r"(?:(?:0|[1-9][0-9]*)\.)+\Z")
 _UID_MAX = 64
 _UID_MIN_DIGITS = 24  # a custom root leaves room for at least ~80 bits
@@ -90,11 +88,6 @@ _DA_LEGACY_RE = re.compile(r"(\d{4})\.(\d{2})\.(\d{2})\Z")
 _DT_RE = re.compile(
     r"(\d{4})(?:(\d{2})(?:(\d{2})((?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,6})?)?)?)?))?)?([+-]\d{4})?\Z"
 )
-
-
-def is_valid_uid(value: str) -> bool:
-    """Whether ``value`` is a valid DICOM UID (digits and dots, no leading zeros, <= 64)."""
-    return len(value) <= _UID_MAX and _UID_RE.match(value) is not None
 
 
 def _strip(value: str) -> str:
@@ -568,17 +561,6 @@ class MappingRecorder:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._lock = threading.Lock()
         self._entries = dict.fromkeys(state["entries"])
-
-
-def __getattr__(name: str) -> Any:
-    """``Crosswalk`` lives in :mod:`idiscore.crosswalk` (which uses :func:`is_valid_uid`
-    from here); importing it on first use keeps ``from idiscore.pseudonyms import
-    Crosswalk`` working without an import cycle at load time."""
-    if name == "Crosswalk":
-        from idiscore.crosswalk import Crosswalk
-
-        return Crosswalk
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
