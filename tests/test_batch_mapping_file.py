@@ -15,7 +15,9 @@ import pydicom
 import pytest
 
 from idiscore.batch import BatchOptions, BatchSummary, FileProcessor, FileResult, Task, run_batch
+from idiscore.batch import mapping as batch_mapping
 from idiscore.batch.mapping import journal_path
+from idiscore.batch.mapping_store import read_mapping, write_mapping
 from idiscore.core import Core
 from idiscore.defaults import profile_from_options
 from idiscore.errors import ConfigurationError
@@ -62,7 +64,7 @@ def inputs(tmp_path: Path) -> Path:
 
 
 def read_entries(path: Path) -> set[Entry]:
-    return set(MappingRecorder.read(path).entries())
+    return set(read_mapping(path).entries())
 
 
 def expected_entries(inputs: Path, out: Path) -> set[Entry]:
@@ -255,7 +257,7 @@ def test_entries_of_another_batch_are_kept_on_resume(tmp_path: Path, inputs: Pat
     out, report, mapping = tmp_path / "out", tmp_path / "report.jsonl", tmp_path / "map.db"
     run_batch(make_core(), [inputs], BatchOptions(output=out, report=report, mapping=mapping))
     table = read_entries(mapping)
-    MappingRecorder([*table, ("uid", "9.9.9", "2.25.99")]).write(mapping)
+    write_mapping(MappingRecorder([*table, ("uid", "9.9.9", "2.25.99")]), mapping)
     resumed = BatchOptions(output=out, report=report, mapping=mapping, resume=True)
     run_batch(make_core(), [inputs], resumed)
     assert read_entries(mapping) == {*table, ("uid", "9.9.9", "2.25.99")}
@@ -269,12 +271,12 @@ def test_a_crashed_run_leaves_a_journal_that_resume_merges(
 
     out, report, mapping = tmp_path / "out", tmp_path / "report.jsonl", tmp_path / "map.csv"
     options = BatchOptions(output=out, report=report, mapping=mapping)
-    original_write = MappingRecorder.write
+    original_write = batch_mapping.write_mapping
 
-    def disk_full(self: MappingRecorder, path: object) -> Path:
+    def disk_full(table: object, path: object) -> Path:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(MappingRecorder, "write", disk_full)
+    monkeypatch.setattr(batch_mapping, "write_mapping", disk_full)
     with pytest.raises(OSError, match=r"kept in .*journal"):
         run_batch(make_core(), [inputs], options, on_result=interrupt_after(7))
     journal = journal_path(mapping)
@@ -282,7 +284,7 @@ def test_a_crashed_run_leaves_a_journal_that_resume_merges(
     with open(journal, "ab") as handle:  # as if killed in the middle of a line
         handle.write(b'[["uid", "1.2.3", "2.2')
 
-    monkeypatch.setattr(MappingRecorder, "write", original_write)
+    monkeypatch.setattr(batch_mapping, "write_mapping", original_write)
     resumed = BatchOptions(output=out, report=report, mapping=mapping, resume=True)
     second = run_batch(make_core(), [inputs], resumed)
     assert second.already_done == 7

@@ -280,3 +280,39 @@ def test_bouncers_do_not_convert_raw_elements() -> None:
     for bouncer in default_bouncers():
         bouncer.inspect(ds)
     assert snapshot(ds) == before
+
+
+def test_there_is_one_bouncer_type() -> None:
+    """core, steps and bouncers name the same class, and every built-in bouncer is one."""
+    import idiscore.bouncers
+    import idiscore.core
+    import idiscore.steps
+    from idiscore.bouncers import default_bouncers
+
+    assert idiscore.core.Bouncer is idiscore.bouncers.Bouncer is idiscore.steps.Bouncer
+    assert all(isinstance(b, idiscore.steps.Bouncer) for b in default_bouncers())
+    assert not isinstance(object(), idiscore.steps.Bouncer)  # a class, not a loose protocol
+
+
+def test_a_one_argument_inspect_sees_the_dataset_as_if_cleaned() -> None:
+    """A 1.x-style subclass is adapted: with pixels to be cleaned it sees Burned In
+    Annotation NO on a copy, and its rejection names it; the input is unchanged."""
+    from idiscore.steps import Bouncer
+
+    seen: list[str] = []
+
+    class Legacy(Bouncer):
+        def inspect(self, dataset):  # type: ignore[no-untyped-def, override]
+            seen.append(dataset.BurnedInAnnotation)
+            raise DatasetRejectedError("no")
+
+    ds = Dataset()
+    ds.BurnedInAnnotation = "YES"
+    bouncer = Legacy()
+    with pytest.raises(DatasetRejectedError) as caught:
+        bouncer.inspect(ds, pixels_will_be_cleaned=True)
+    assert caught.value.bouncer is bouncer
+    with pytest.raises(DatasetRejectedError):
+        bouncer.inspect(ds)
+    assert seen == ["NO", "YES"]
+    assert ds.BurnedInAnnotation == "YES"

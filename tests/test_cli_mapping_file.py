@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from idiscore.batch.mapping_store import read_mapping
 from idiscore.cli import main
-from idiscore.pseudonyms import MappingRecorder
 
 from factories import sop_dataset, write_linked_files
 
@@ -38,7 +38,7 @@ def test_mapping_is_written(tmp_path: Path, inputs: Path, name: str) -> None:
     )
     assert code == 0, output
     assert f"mapping: {mapping} (it re-identifies patients" in output
-    entries = MappingRecorder.read(mapping).entries()
+    entries = read_mapping(mapping).entries()
     # the default profile empties IDs, names and dates: only UIDs get pseudonyms
     assert {kind for kind, _, _ in entries} == {"uid"}
     assert len(entries) == 24 + 12 + 6  # instances, series, studies

@@ -10,6 +10,7 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from idiscore.defaults import default_profile
+from idiscore.describe import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,4 +41,4 @@ def test_readme_python_block_runs(
 
 
 def test_default_profile_table_is_current() -> None:
-    assert (ROOT / "docs" / "default_profile.md").read_text() == default_profile().describe("md")
+    assert (ROOT / "docs" / "default_profile.md").read_text() == describe(default_profile(), "md")

@@ -22,8 +22,8 @@ import pytest
 from click.testing import CliRunner
 from pydicom.uid import generate_uid
 
+from idiscore.batch.mapping_store import read_mapping
 from idiscore.cli import main
-from idiscore.pseudonyms import MappingRecorder
 
 from factories import linked_datasets, write_linked_files
 
@@ -257,7 +257,7 @@ def test_pseudonyms_change_with_the_key(tmp_path: Path, inputs: Path) -> None:
         for keyword in ("SOPInstanceUID", "StudyInstanceUID", "PatientID", "PatientName"):
             assert one[keyword].value != two[keyword].value, keyword
     mappings = [
-        {(k, o): p for k, o, p in MappingRecorder.read(t / "private" / "map.csv").entries()}
+        {(k, o): p for k, o, p in read_mapping(t / "private" / "map.csv").entries()}
         for t in (tmp_path / "a", tmp_path / "b")
     ]
     assert mappings[0].keys() == mappings[1].keys()

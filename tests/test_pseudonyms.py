@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime
 import hashlib
 import hmac
@@ -11,7 +10,6 @@ import json
 import os
 import pickle
 import re
-import sqlite3
 import subprocess
 import sys
 import uuid
@@ -696,50 +694,6 @@ def test_recorders_from_workers_merge(pz: Pseudonymizer) -> None:
     assert combined.entries() == [("uid", "1.1", pz.uid("1.1")), ("uid", "2.2", pz.uid("2.2"))]
 
 
-@pytest.mark.parametrize("name", ["map.csv", "map.sqlite", "map.db"])
-def test_recorder_writes_atomically_and_reads_back(
-    tmp_path: Path, pz: Pseudonymizer, name: str
-) -> None:
-    recorder = recorded(pz)
-    target = tmp_path / name
-    target.write_text("old content")
-    assert recorder.write(target) == target
-    assert os.listdir(tmp_path) == [name]  # no temporary or journal file left behind
-    assert MappingRecorder.read(target).entries() == recorder.entries()
-    if name.endswith(".csv"):
-        with open(target, newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
-        assert rows[0] == ["kind", "original", "pseudonym"]
-    else:
-        with sqlite3.connect(target) as db:
-            count = db.execute("SELECT count(*) FROM mapping").fetchone()[0]
-        db.close()
-        assert count == len(recorder)
-
-
-def test_failed_write_keeps_old_file_and_leaves_no_temp(
-    tmp_path: Path, pz: Pseudonymizer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    target = tmp_path / "map.csv"
-    target.write_text("old content")
-
-    def broken(path: str, entries: object) -> None:
-        Path(path).write_text("half")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(pseudonyms, "_write_csv", broken)
-    with pytest.raises(OSError, match="disk full"):
-        recorded(pz).write(target)
-    assert target.read_text() == "old content"
-    assert os.listdir(tmp_path) == ["map.csv"]
-
-
-def test_recorder_rejects_unknown_file_type(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError):
-        MappingRecorder().write(tmp_path / "map.json")
-    assert os.listdir(tmp_path) == []
-
-
 def test_merge_returns_the_new_entries_only() -> None:
     recorder = MappingRecorder([("uid", "1.1", "2.25.1")])
     added = recorder.merge(
@@ -747,34 +701,3 @@ def test_merge_returns_the_new_entries_only() -> None:
     )
     assert added == [("uid", "1.2", "2.25.2")] and len(recorder) == 2
     assert recorder.merge(MappingRecorder([("uid", "1.1", "2.25.1")])) == []
-
-
-def test_mapping_file_format_from_the_suffix() -> None:
-    assert MappingRecorder.file_format("a/b.CSV") == "csv"
-    assert MappingRecorder.file_format(Path("b.sqlite")) == MappingRecorder.file_format("b.db")
-    with pytest.raises(ConfigurationError, match="must end in"):
-        MappingRecorder.file_format("b.txt")
-
-
-@pytest.mark.parametrize(
-    ("name", "content"),
-    [
-        ("map.csv", b"Secret^Name,PID-123\n"),
-        ("map.csv", b"kind,original,pseudonym\nname,Secret^Name\n"),
-        ("map.csv", b"kind,original,pseudonym\nname,\xff\xfe,x\n"),
-        ("map.csv", b""),
-        ("map.db", b"Secret^Name is not a database"),
-        ("missing.sqlite", None),
-        ("missing.csv", None),
-    ],
-)
-def test_reading_a_damaged_mapping_is_a_configuration_error(
-    tmp_path: Path, name: str, content: bytes | None
-) -> None:
-    path = tmp_path / name
-    if content is not None:
-        path.write_bytes(content)
-    with pytest.raises(ConfigurationError) as caught:
-        MappingRecorder.read(path)
-    assert "Secret" not in str(caught.value) and "PID" not in str(caught.value)
-    assert sorted(os.listdir(tmp_path)) == ([name] if content is not None else [])

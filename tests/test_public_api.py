@@ -89,13 +89,14 @@ def test_seed_example_runs_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_describe_formats() -> None:
     from idiscore.defaults import default_profile
+    from idiscore.describe import describe
 
     profile = default_profile()
-    csv_text = profile.describe("csv")
+    csv_text = describe(profile, "csv")
     assert csv_text.splitlines()[0] == "tag,keyword,name,operator,action,rule set"
     assert '"(0010,0010)",PatientName,Patient\'s Name,Empty(),Z,' in csv_text
-    assert "| (0010,0010) | PatientName |" in profile.describe("md")
-    assert "<td>PatientName</td>" in profile.describe("html")
-    assert "PatientName" in profile.describe("text")
+    assert "| (0010,0010) | PatientName |" in describe(profile, "md")
+    assert "<td>PatientName</td>" in describe(profile, "html")
+    assert "PatientName" in describe(profile, "text")
     with pytest.raises(idiscore.ConfigurationError):
-        profile.describe("pdf")
+        describe(profile, "pdf")

@@ -23,6 +23,7 @@ from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRL
 from idiscore.cli.explain import explain_dataset
 from idiscore.core import Core, Profile
 from idiscore.defaults import create_core, default_profile, get_dicom_rule_sets
+from idiscore.describe import describe
 from idiscore.identifiers import RepeatingGroup, SingleTag
 from idiscore.operators import Clean, Empty, HashUID, Keep, Remove
 from idiscore.profile_file import dump_profile, load_profile_text
@@ -353,9 +354,9 @@ def test_explain_and_profile_name_the_net() -> None:
     assert by_keyword["EvaluatorName"].outcome == "emptied"
     assert by_keyword["StudyUpdateDateTime"].outcome == "removed"
     assert SAFETY_NET_NAME not in by_keyword["CodeValue"].rule
-    table = profile.describe("csv")
+    table = describe(profile, "csv")
     assert table.count(SAFETY_NET_NAME) == 4
-    assert SAFETY_NET_NAME not in _without_net().describe("csv")
+    assert SAFETY_NET_NAME not in describe(_without_net(), "csv")
 
 
 # -- structure survives on every bundled file -----------------------------------------

@@ -31,11 +31,8 @@ CriterionBouncer, in the order of the table.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import re
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any
 
@@ -48,9 +45,11 @@ from pydicom.uid import UID
 
 from idiscore.errors import ConfigurationError, DatasetRejectedError
 from idiscore.exceptions import BouncerError
-from idiscore.pixels._dataset import put, read_value, shallow_copy
+from idiscore.pixels._dataset import read_value
 from idiscore.pixels.function_criterion import as_criterion
 from idiscore.pixels.text import INSTALL_HINT, engine_available
+from idiscore.steps import Bouncer
+from idiscore.steps import as_if_pixels_cleaned as _as_if_cleaned
 
 _SOP_CLASS_UID = 0x00080016
 _MODALITY = 0x00080060
@@ -149,85 +148,6 @@ def is_standard_storage_sop_class(uid: str, *, allow_retired: bool = True) -> bo
     if name.startswith("Storage Commitment"):
         return False
     return allow_retired or retired != "Retired"
-
-
-def _takes_pixel_flag(method: Callable[..., Any]) -> bool:
-    try:
-        parameters = inspect.signature(method).parameters.values()
-    except (TypeError, ValueError):
-        return True
-    return any(
-        p.name == "pixels_will_be_cleaned" or p.kind is inspect.Parameter.VAR_KEYWORD
-        for p in parameters
-    )
-
-
-def _adapt_legacy_inspect(method: Callable[[Any, Dataset], Any]) -> Callable[..., None]:
-    """Wrap a 1.x ``inspect(self, dataset)`` into the current signature.
-
-    When the pixels will be cleaned it sees a copy of the dataset that says Burned In
-    Annotation NO, as 1.x bouncers saw the dataset after pixel cleaning; its rejections
-    name the bouncer.
-    """
-
-    @functools.wraps(method)
-    def adapted(self: Bouncer, dataset: Dataset, *, pixels_will_be_cleaned: bool = False) -> None:
-        view = _as_if_cleaned(dataset) if pixels_will_be_cleaned else dataset
-        try:
-            method(self, view)
-        except DatasetRejectedError as error:
-            if error.bouncer is not None:
-                raise
-            raise type(error)(error.reason, bouncer=self) from None
-
-    return adapted
-
-
-def _as_if_cleaned(dataset: Dataset) -> Dataset:
-    view = shallow_copy(dataset)
-    put(view, "BurnedInAnnotation", "CS", "NO")
-    return view
-
-
-class Bouncer(ABC):
-    """A read-only check that may refuse a dataset (step 1 of ``Core.deidentify``).
-
-    A subclass written for idiscore 1.x, whose ``inspect(self, dataset)`` takes no
-    ``pixels_will_be_cleaned``, keeps working (see :func:`_adapt_legacy_inspect`).
-    """
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        method = cls.__dict__.get("inspect")
-        if callable(method) and not _takes_pixel_flag(method):
-            cls.inspect = _adapt_legacy_inspect(method)  # type: ignore[method-assign]
-
-    @abstractmethod
-    def inspect(self, dataset: Dataset, *, pixels_will_be_cleaned: bool = False) -> None:
-        """Raise :class:`~idiscore.errors.DatasetRejectedError` to refuse ``dataset``.
-
-        ``pixels_will_be_cleaned`` is True when the core's pixel processor has a location
-        matching this dataset; only bouncers about pixel content take it into account.
-        """
-
-    def reject(self, reason: str) -> DatasetRejectedError:
-        return DatasetRejectedError(reason, bouncer=self)
-
-    def _parameters(self) -> dict[str, Any]:
-        return {}
-
-    def __repr__(self) -> str:
-        arguments = ", ".join(f"{k}={v!r}" for k, v in self._parameters().items())
-        return f"{type(self).__name__}({arguments})"
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        assert isinstance(other, Bouncer)
-        return self._parameters() == other._parameters()
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, repr(self)))
 
 
 class RejectNonStandardDicom(Bouncer):

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, runtime_checkable
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
@@ -60,11 +59,18 @@ from idiscore.operators.values import (
 )
 from idiscore.profile import CompiledRules, Profile
 from idiscore.rules import Rule
+from idiscore.steps import (
+    PIXEL_FINDINGS,
+    Bouncer,
+    DeidentificationInfo,
+    Insertion,
+    PixelProcessorLike,
+)
 
 if TYPE_CHECKING:
     from idiscore.pseudonyms import Pseudonymizer
 
-__all__ = ["Core", "DeidentificationInfo", "Insertion", "Profile"]
+__all__ = ["PIXEL_FINDINGS", "Core", "DeidentificationInfo", "Insertion", "Profile"]
 
 _SQ = "SQ"
 _SOP_CLASS_UID = 0x00080016
@@ -74,47 +80,6 @@ _MEDIA_SOP_INSTANCE_UID = 0x00020003
 _PIXEL_REPRESENTATION = 0x00280103
 _TRANSFER_SYNTAX_UID = 0x00020010
 _PYDICOM = f"{os.sep}pydicom{os.sep}"
-
-
-#: The attribute (not a DICOM element) in which a pixel processor leaves what it found on the
-#: dataset it returns, and the Core on its output: text boxes and frames, never text.
-PIXEL_FINDINGS = "idiscore_pixel_findings"
-
-
-@dataclass
-class DeidentificationInfo:
-    """What happened to one dataset, for the insertions step."""
-
-    profile: Profile
-    pixels_cleaned: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@runtime_checkable
-class Insertion(Protocol):
-    """Something that adds elements to a de-identified dataset (step 4)."""
-
-    def elements(self, dataset: Dataset, info: DeidentificationInfo) -> Iterable[DataElement]:
-        """The elements to add to (or replace in) the de-identified ``dataset``."""
-        ...
-
-
-@runtime_checkable
-class Bouncer(Protocol):
-    """What the Core needs from a bouncer (see :mod:`idiscore.bouncers`)."""
-
-    def inspect(self, dataset: Dataset, *, pixels_will_be_cleaned: bool = False) -> None:
-        """Raise :class:`~idiscore.errors.DatasetRejectedError` to reject ``dataset``."""
-        ...
-
-
-@runtime_checkable
-class PixelProcessorLike(Protocol):
-    """What the Core needs from a pixel processor (see :mod:`idiscore.image_processing`)."""
-
-    def matches(self, dataset: Dataset) -> bool: ...
-
-    def clean(self, dataset: Dataset) -> Dataset: ...
 
 
 def _describe(dataset: Dataset) -> str:

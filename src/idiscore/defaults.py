@@ -1,7 +1,8 @@
 """Ready-made rule sets and cores.
 
 * :func:`get_dicom_rule_sets` -- the Basic Profile and every option of DICOM PS3.15
-  Annex E, one :class:`~idiscore.rules.RuleSet` each.
+  Annex E, one :class:`~idiscore.rules.RuleSet` each (built in
+  :mod:`idiscore.standard.rulesets`, re-exported here).
 * :func:`create_core` -- a Core for any profile, with the standard bouncers and insertions.
 * :func:`create_default_core` -- the idiscore default profile: Basic Profile + Clean
   Descriptors + Retain Patient Characteristics + Retain Device Identity + Retain Safe
@@ -11,20 +12,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from idiscore.core import Core
 from idiscore.errors import ConfigurationError
-from idiscore.identifiers import PrivateBlockTagIdentifier
 from idiscore.insertions import StandardInsertions
-from idiscore.operators import Keep
 from idiscore.pixels.ocr import TextDetection
-from idiscore.private_processing import SafePrivateBlock, SafePrivateDefinition
 from idiscore.profile import Profile
-from idiscore.rules import Rule, RuleSet
-from idiscore.standard.rulesets import DICOMRuleSets, column_rule_set
+from idiscore.rules import RuleSet
+from idiscore.standard.rulesets import get_dicom_rule_sets
+from idiscore.standard.rulesets import safe_private_rule_set as _safe_private_rule_set
 
 if TYPE_CHECKING:
     from idiscore.pseudonyms import Pseudonymizer
@@ -41,54 +38,6 @@ DEFAULT_OPTIONS = (
 DEFAULT_TEXT_DETECTION = TextDetection()
 
 _EXCLUSIVE = ("retain_long_full_dates", "retain_long_modified_dates")
-
-
-@cache
-def _standard_rule_sets() -> DICOMRuleSets:
-    return DICOMRuleSets()
-
-
-def get_dicom_rule_sets(safe_private_definition: Any = None) -> DICOMRuleSets:
-    """The rule sets of DICOM PS3.15 Annex E (Table E.1-1), one per profile and option.
-
-    With ``safe_private_definition`` (as :func:`create_default_core` takes it), its
-    rules are added to ``retain_safe_private``.
-    """
-    sets = _standard_rule_sets()
-    if safe_private_definition is None:
-        return sets
-    return replace(sets, retain_safe_private=_safe_private_rule_set(safe_private_definition))
-
-
-def _safe_private_rule_set(definition: Any) -> RuleSet:
-    """Retain Safe Private, extended with the user's own safe private definitions.
-
-    ``definition`` is a :class:`~idiscore.private_processing.SafePrivateDefinition`, or
-    an iterable of rules, private block identifiers or their strings and
-    :class:`~idiscore.private_processing.SafePrivateBlock` objects.
-    """
-    if definition is None:
-        return get_dicom_rule_sets().retain_safe_private
-    if isinstance(definition, SafePrivateDefinition):
-        definition = definition.blocks
-    if isinstance(definition, SafePrivateBlock | str) or not isinstance(definition, Iterable):
-        definition = [definition]
-    extra: list[Rule] = []
-    for item in definition:
-        if isinstance(item, SafePrivateBlock):
-            extra.extend(item.rules())
-        elif isinstance(item, Rule):
-            extra.append(item)
-        elif isinstance(item, PrivateBlockTagIdentifier):
-            extra.append(Rule(item, Keep()))
-        elif isinstance(item, str):
-            extra.append(Rule(PrivateBlockTagIdentifier(item), Keep()))
-        else:
-            raise ConfigurationError(
-                f"not a safe private definition: {type(item).__name__} (expected a "
-                "SafePrivateBlock, Rule, PrivateBlockTagIdentifier or tag string)"
-            )
-    return column_rule_set("retain_safe_private", extra)
 
 
 def profile_from_options(

@@ -1,4 +1,4 @@
-"""A profile describes itself: every rule as text, Markdown, CSV or HTML."""
+"""Describe a profile: every rule as text, Markdown, CSV or HTML (``describe(profile, fmt)``)."""
 
 from __future__ import annotations
 

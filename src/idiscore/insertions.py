@@ -17,7 +17,6 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from idiscore._version import __version__
-from idiscore.core import DeidentificationInfo
 from idiscore.errors import ConfigurationError
 from idiscore.operators.values import new_dataset
 from idiscore.profile import Profile
@@ -29,6 +28,7 @@ from idiscore.standard.rulesets import (
     SET_NAMES,
     cid7050,
 )
+from idiscore.steps import DeidentificationInfo
 
 _LO_MAX = 64
 

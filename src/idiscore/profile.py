@@ -160,20 +160,6 @@ class Profile:
     def __iter__(self) -> Iterator[RuleSet]:
         return iter(self.rule_sets)
 
-    def describe(self, format: str = "text") -> str:
-        """Every rule (tag, keyword, name, operator, rule set) as ``text``, ``md``, ``csv``
-        or ``html``."""
-        from idiscore.describe import describe
-
-        return describe(self, format)
-
-    @classmethod
-    def from_file(cls, path: Any) -> Profile:
-        """Load a declarative profile file (see :mod:`idiscore.profile_file`)."""
-        from idiscore.profile_file import load_profile
-
-        return load_profile(path)
-
     def __repr__(self) -> str:
         names = ", ".join(repr(r.name) for r in self.rule_sets)
         net = "" if self.safety_net else ", safety_net=False"

@@ -89,7 +89,7 @@ def _toml_loads(text: str, source: str) -> dict[str, Any]:
 
 def standard_rule_sets() -> dict[str, RuleSet]:
     """The standard rule sets by name (the RuleSet attributes of ``get_dicom_rule_sets()``)."""
-    from idiscore.defaults import get_dicom_rule_sets
+    from idiscore.standard.rulesets import get_dicom_rule_sets
 
     sets = get_dicom_rule_sets()
     found: dict[str, RuleSet] = {}

@@ -17,27 +17,27 @@ Conventions shared by all derivations:
   originals and backslash/``^``/``=`` separated parts of at least 3 characters): when a
   candidate does, it is derived again with the next counter value.
 
-:class:`Crosswalk` supplies externally assigned pseudonyms that take precedence, and
-:class:`MappingRecorder` (opt-in) records what was used, for the data custodian.
+:class:`~idiscore.crosswalk.Crosswalk` (its own module, re-exported here with
+:func:`is_valid_uid`) supplies
+externally assigned pseudonyms that take precedence, and :class:`MappingRecorder` (opt-in)
+records what was used, for the data custodian; :mod:`idiscore.batch.mapping_store` writes
+that table to disk. This module does no I/O but reading a key file.
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import datetime
 import hashlib
 import hmac
 import os
 import re
-import sqlite3
-import tempfile
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from idiscore.crosswalk import Crosswalk, is_valid_uid
 from idiscore.errors import ConfigurationError, UnlinkableOutputWarning
 
 KEY_ENV_VAR = "IDISCORE_KEY"
@@ -47,7 +47,6 @@ DEFAULT_UID_ROOT = "2.25."
 #: of the true one; 3286 possible values so a single known date does not give the shift away.
 DEFAULT_DATE_SHIFT_DAYS = (-3650, -365)
 
-_UID_RE = re.compile(r"(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*\Z")
 _UID_ROOT_RE = re.compile(r"(?:(?:0|[1-9][0-9]*)\.)+\Z")
 _UID_MAX = 64
 _UID_MIN_DIGITS = 24  # a custom root leaves room for at least ~80 bits
@@ -89,11 +88,6 @@ _DA_LEGACY_RE = re.compile(r"(\d{4})\.(\d{2})\.(\d{2})\Z")
 _DT_RE = re.compile(
     r"(\d{4})(?:(\d{2})(?:(\d{2})((?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,6})?)?)?)?))?)?([+-]\d{4})?\Z"
 )
-
-
-def is_valid_uid(value: str) -> bool:
-    """Whether ``value`` is a valid DICOM UID (digits and dots, no leading zeros, <= 64)."""
-    return len(value) <= _UID_MAX and _UID_RE.match(value) is not None
 
 
 def _strip(value: str) -> str:
@@ -512,170 +506,15 @@ def _shift_dt(value: str, days: int) -> str:
     return _shift_ymd(year, month, day, days) + (time or "") + (offset or "")
 
 
-def _lo_problem(value: str) -> str | None:
-    if len(value) > 64:
-        return "longer than 64 characters"
-    if "\\" in value or _CONTROL_RE.search(value):
-        return "contains a backslash or control character"
-    return None
-
-
-def _pn_problem(value: str) -> str | None:
-    if "\\" in value or _CONTROL_RE.search(value):
-        return "contains a backslash or control character"
-    if any(len(group) > 64 for group in value.split("=")) or value.count("=") > 2:
-        return "is not a valid person name (at most 3 groups of 64 characters)"
-    return None
-
-
-def _uid_problem(value: str) -> str | None:
-    return None if is_valid_uid(value) else "is not a valid UID"
-
-
-_CROSSWALK_CHECKS: dict[str, Callable[[str], str | None]] = {
-    "uid": _uid_problem,
-    "patient_id": _lo_problem,
-    "patient_name": _pn_problem,
-}
-
-
-class Crosswalk:
-    """An external table of pseudonyms that overrides the keyed derivation.
-
-    :meth:`from_csv` reads a UTF-8 CSV file (a byte-order mark is fine) whose header is either
-
-    * ``kind,original,pseudonym`` (any column order, extra columns ignored), with ``kind`` one
-      of ``patient_id`` (original ID -> new ID), ``patient_name`` (original **patient ID** ->
-      new patient name) and ``uid`` (original UID -> new UID); or
-    * ``original_patient_id,new_patient_id[,new_patient_name]`` (an empty name maps no name).
-
-    Cells are stripped of surrounding spaces; blank lines are skipped. New UIDs must be valid
-    UIDs and unique, new IDs valid LO and names valid PN. An original listed twice with
-    different pseudonyms is a ConfigurationError naming both lines. Messages never quote cell
-    values (they are PHI).
-    """
-
-    def __init__(
-        self,
-        *,
-        uids: Mapping[str, str] | None = None,
-        patient_ids: Mapping[str, str] | None = None,
-        patient_names: Mapping[str, str] | None = None,
-    ) -> None:
-        self._tables: dict[str, dict[str, str]] = {kind: {} for kind in _CROSSWALK_CHECKS}
-        self._new_uids: set[str] = set()
-        for kind, table in (("uid", uids), ("patient_id", patient_ids)):
-            for original, new in (table or {}).items():
-                self._add(kind, original, new, "")
-        for original, new in (patient_names or {}).items():
-            self._add("patient_name", original, new, "")
-
-    def _add(self, kind: str, original: str, new: str, where: str) -> None:
-        original, new = _strip(original), _strip(new)
-        table = self._tables[kind]
-        if not original or not new:
-            problem: str | None = "has an empty original or pseudonym"
-        elif table.get(original, new) != new:
-            problem = "maps an original that already has a different pseudonym"
-        elif kind == "uid" and original not in table and new in self._new_uids:
-            problem = "reuses a new UID already given to another original"
-        else:
-            problem = _CROSSWALK_CHECKS[kind](new)
-        if problem is not None:
-            raise ConfigurationError(f"crosswalk{where}: {kind} entry {problem}")
-        table[original] = new
-        if kind == "uid":
-            self._new_uids.add(new)
-
-    @classmethod
-    def from_csv(cls, path: str | os.PathLike[str]) -> Crosswalk:
-        """Read a crosswalk CSV file (format in the class docstring)."""
-        name = os.fspath(path)
-        crosswalk = cls()
-        seen: dict[tuple[str, str], int] = {}
-        try:
-            with open(name, newline="", encoding="utf-8-sig") as handle:
-                reader = csv.reader(handle)
-                header = [h.strip().lower() for h in next(reader, [])]
-                columns = _crosswalk_columns(header, name)
-                for row in reader:
-                    if not any(cell.strip() for cell in row):
-                        continue
-                    line = reader.line_num
-                    row += [""] * (len(header) - len(row))  # a missing cell is an empty one
-                    for kind, original, new in _crosswalk_entries(row, columns, name, line):
-                        first = seen.setdefault((kind, _strip(original)), line)
-                        where = f" {name!r}, line {line}"
-                        if first != line:
-                            where += f" (first listed on line {first})"
-                        crosswalk._add(kind, original, new, where)
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read crosswalk {name!r}: {exc}") from None
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise ConfigurationError(
-                f"crosswalk {name!r} is not a UTF-8 CSV file: {exc}"
-            ) from None
-        return crosswalk
-
-    def uid(self, original: str) -> str | None:
-        """The new UID for ``original``, or None."""
-        return self._tables["uid"].get(_strip(original))
-
-    def patient_id(self, original: str) -> str | None:
-        """The new patient ID for ``original``, or None."""
-        return self._tables["patient_id"].get(_strip(original))
-
-    def patient_name(self, original_patient_id: str) -> str | None:
-        """The new patient name for the patient with ``original_patient_id``, or None."""
-        return self._tables["patient_name"].get(_strip(original_patient_id))
-
-    def __len__(self) -> int:
-        return sum(len(table) for table in self._tables.values())
-
-    def __repr__(self) -> str:
-        counts = ", ".join(f"{kind}s={len(table)}" for kind, table in self._tables.items())
-        return f"Crosswalk({counts})"
-
-
-def _crosswalk_columns(header: list[str], name: str) -> dict[str, int]:
-    if {"kind", "original", "pseudonym"} <= set(header):
-        return {c: header.index(c) for c in ("kind", "original", "pseudonym")}
-    if header[:2] == ["original_patient_id", "new_patient_id"]:
-        return {c: i for i, c in enumerate(header[:3])}
-    raise ConfigurationError(
-        f"crosswalk {name!r}: header must be 'kind,original,pseudonym' or "
-        "'original_patient_id,new_patient_id[,new_patient_name]'"
-    )
-
-
-def _crosswalk_entries(
-    row: list[str], columns: dict[str, int], name: str, line: int
-) -> list[tuple[str, str, str]]:
-    if "kind" in columns:
-        kind = row[columns["kind"]].strip().lower()
-        if kind not in _CROSSWALK_CHECKS:
-            raise ConfigurationError(
-                f"crosswalk {name!r}, line {line}: kind must be patient_id, patient_name or uid"
-            )
-        return [(kind, row[columns["original"]], row[columns["pseudonym"]])]
-    original = row[columns["original_patient_id"]]
-    entries = [("patient_id", original, row[columns["new_patient_id"]])]
-    if "new_patient_name" in columns and row[columns["new_patient_name"]].strip():
-        entries.append(("patient_name", original, row[columns["new_patient_name"]]))
-    return entries
-
-
-_RECORDER_COLUMNS = ("kind", "original", "pseudonym")
-
-
 class MappingRecorder:
     """Collects (kind, original, pseudonym) triples for the data custodian.
 
     Kinds used by :class:`Pseudonymizer`: ``uid``, ``patient_id``, ``name``, ``text`` and
     ``date_shift`` (pseudonym = the shift in days). Each distinct triple is kept once.
     Recorders filled in worker processes come back by pickle (or as :meth:`entries`) and are
-    combined with :meth:`merge`. The table re-identifies patients: keep the file as safe as
-    the key (files are created readable by the owner only).
+    combined with :meth:`merge`. :func:`idiscore.batch.mapping_store.write_mapping` stores
+    the table (readable by its owner only: it re-identifies patients; keep it as safe as
+    the key) and :func:`~idiscore.batch.mapping_store.read_mapping` loads it back.
     """
 
     def __init__(self, entries: Iterable[tuple[str, str, str]] = ()) -> None:
@@ -722,117 +561,6 @@ class MappingRecorder:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._lock = threading.Lock()
         self._entries = dict.fromkeys(state["entries"])
-
-    def write(self, path: str | os.PathLike[str]) -> Path:
-        """Replace ``path`` atomically with all entries, as CSV (``.csv``) or SQLite
-        (``.sqlite``/``.db``, table ``mapping(kind, original, pseudonym)``)."""
-        target = Path(path)
-        writer = _write_csv if _is_csv(target) else _write_sqlite
-        entries = self.entries()
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)  # mkstemp created it readable and writable by the owner only
-        try:
-            writer(temp, entries)
-            os.replace(temp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
-        _fsync_folder(target.parent)
-        return target
-
-    @classmethod
-    def read(cls, path: str | os.PathLike[str]) -> MappingRecorder:
-        """Load a file written by :meth:`write` (to merge with before writing again).
-
-        Raises:
-            ConfigurationError: the file cannot be read or is not a mapping file. The
-                message never quotes its content.
-        """
-        target = Path(path)
-        csv_format = _is_csv(target)
-        try:
-            rows = _read_csv(target) if csv_format else _read_sqlite(target)
-        except OSError as exc:
-            raise ConfigurationError(
-                f"cannot read mapping file {os.fspath(path)!r}: {exc.strerror or exc}"
-            ) from None
-        except (UnicodeDecodeError, csv.Error, sqlite3.Error):
-            rows = None
-        if rows is None or any(len(row) != len(_RECORDER_COLUMNS) for row in rows):
-            raise ConfigurationError(
-                f"{os.fspath(path)!r} is not an idiscore mapping file "
-                f"({'a CSV file with columns' if csv_format else 'a table mapping with'} "
-                f"{', '.join(_RECORDER_COLUMNS)})"
-            )
-        return cls((str(kind), str(original), str(new)) for kind, original, new in rows)
-
-    @staticmethod
-    def file_format(path: str | os.PathLike[str]) -> str:
-        """``"csv"`` or ``"sqlite"``, from the suffix of ``path``.
-
-        Raises:
-            ConfigurationError: the suffix is not ``.csv``, ``.sqlite`` or ``.db``.
-        """
-        return "csv" if _is_csv(Path(path)) else "sqlite"
-
-
-def _is_csv(path: Path) -> bool:
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".sqlite", ".db"):
-        raise ConfigurationError(
-            f"mapping file must end in .csv, .sqlite or .db: {os.fspath(path)!r}"
-        )
-    return suffix == ".csv"
-
-
-def _read_csv(path: Path) -> list[list[str]] | None:
-    with open(path, newline="", encoding="utf-8", errors="surrogatepass") as handle:
-        rows = list(csv.reader(handle))
-    if not rows or [cell.strip().lower() for cell in rows[0]] != list(_RECORDER_COLUMNS):
-        return None
-    return rows[1:]
-
-
-def _read_sqlite(path: Path) -> list[Any]:
-    if not path.is_file():
-        raise FileNotFoundError(2, "No such file", os.fspath(path))
-    uri = path.absolute().as_uri() + "?mode=ro"
-    with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
-        return db.execute("SELECT kind, original, pseudonym FROM mapping").fetchall()
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (where the platform allows it)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows cannot open folders
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some file systems refuse
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_csv(path: str, entries: list[tuple[str, str, str]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8", errors="surrogatepass") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(_RECORDER_COLUMNS)
-        writer.writerows(entries)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _write_sqlite(path: str, entries: list[tuple[str, str, str]]) -> None:
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        db.execute(
-            "CREATE TABLE mapping (kind TEXT NOT NULL, original TEXT NOT NULL, "
-            "pseudonym TEXT NOT NULL, PRIMARY KEY (kind, original, pseudonym))"
-        )
-        db.executemany("INSERT INTO mapping VALUES (?, ?, ?)", entries)
-        db.commit()
 
 
 __all__ = [

@@ -19,6 +19,7 @@ Modules: :mod:`~idiscore.batch.sources` (discovery and DICOM sniffing),
 :mod:`~idiscore.batch.durability` (when outputs are fsynced and report lines written),
 :mod:`~idiscore.batch.report` (the JSON-lines report and resume),
 :mod:`~idiscore.batch.mapping` (the opt-in mapping file: original -> pseudonym),
+:mod:`~idiscore.batch.mapping_store` (reading and writing that file),
 :mod:`~idiscore.batch.safety` (refusing unsafe path combinations).
 """
 

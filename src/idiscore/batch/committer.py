@@ -20,7 +20,7 @@ from idiscore.batch.report import DigestSet, FileResult, ResumeState, path_diges
 from idiscore.batch.writer import commit, copy_to_quarantine, discard, same_content
 
 if TYPE_CHECKING:
-    from idiscore.batch.runner import Task
+    from idiscore.batch.tasks import Task
 
 __all__ = ["Committer"]
 

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
+from idiscore.batch.mapping_store import mapping_format, read_mapping, write_mapping
 from idiscore.batch.report import FileResult
 from idiscore.errors import ConfigurationError, StorageError
 from idiscore.pseudonyms import MappingRecorder
@@ -100,7 +101,7 @@ class MappingFile:
         ``done_before``: the batch resumes a run that already wrote some outputs.
         """
         target = Path(path)
-        MappingRecorder.file_format(target)
+        mapping_format(target)
         journal = journal_path(target)
         if resume and done_before and not (_exists(target) or _exists(journal)):
             raise ConfigurationError(
@@ -115,14 +116,14 @@ class MappingFile:
         earlier: list[_Entry] = []
         if resume:
             if _exists(target):
-                recorder.merge(MappingRecorder.read(target))
+                recorder.merge(read_mapping(target))
             earlier = _read_journal(journal)
         target.parent.mkdir(parents=True, exist_ok=True)
         mapping = cls(target, recorder)
         if earlier:
             # the run before was killed: fold its journal into the mapping file first
             recorder.merge(earlier)
-            recorder.write(target)
+            write_mapping(recorder, target)
         fd = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with contextlib.suppress(OSError, AttributeError):  # no fchmod on Windows
             os.fchmod(fd, 0o600)
@@ -178,7 +179,7 @@ class MappingFile:
             self._handle.close()
             self._handle = None
         try:
-            self.recorder.write(self.path)
+            write_mapping(self.recorder, self.path)
         except OSError as exc:
             raise StorageError(
                 exc.errno,

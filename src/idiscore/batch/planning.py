@@ -11,9 +11,10 @@ from typing import Any
 
 from idiscore.batch.reasons import _describe
 from idiscore.batch.report import FileResult, load_resume_state
-from idiscore.batch.runner import DICOMDIR_SOP_CLASS, BatchOptions, BatchSummary, _size
+from idiscore.batch.runner import BatchSummary, _size
 from idiscore.batch.safety import check_paths
 from idiscore.batch.sources import Candidate, check_inputs, discover, sniff
+from idiscore.batch.tasks import DICOMDIR_SOP_CLASS, BatchOptions
 from idiscore.errors import InputError
 
 __all__ = ["plan_batch"]

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from pydicom.dataset import Dataset
 
 from idiscore.batch.committer import Committer
-from idiscore.batch.durability import FSYNC_POLICIES, Checkpointer
+from idiscore.batch.durability import Checkpointer
 from idiscore.batch.engines import Engine, InProcessEngine, ProcessPoolEngine
 from idiscore.batch.locking import RunLock
 from idiscore.batch.mapping import MappingFile
@@ -50,7 +50,6 @@ from idiscore.batch.report import (
 from idiscore.batch.safety import check_paths
 from idiscore.batch.sources import (
     SNIFF_BYTES,
-    Candidate,
     check_inputs,
     discover,
     sniff_head,
@@ -62,8 +61,8 @@ from idiscore.batch.storage import (
     process_remote,
     remote_batch,
 )
+from idiscore.batch.tasks import DICOMDIR_SOP_CLASS, BatchOptions, Task, is_dicomdir
 from idiscore.batch.writer import (
-    LAYOUTS,
     discard,
     inside,
     output_path,
@@ -95,75 +94,8 @@ __all__ = [
     "run_batch",
 ]
 
+
 #: Media Storage Directory Storage: a DICOMDIR index, not an image.
-DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
-
-
-@dataclass(frozen=True)
-class BatchOptions:
-    """How a batch runs.
-
-    Args:
-        output: the folder that receives the de-identified files, or an fsspec URL
-            (``s3://bucket/prefix``; see :mod:`idiscore.batch.storage`).
-        layout: ``"mirror"`` or ``"patient"`` (see :mod:`idiscore.batch.writer`).
-        report: JSON-lines report file (see :mod:`idiscore.batch.report`), or None.
-        quarantine: folder that receives copies of rejected and failed inputs, or None.
-        resume: skip inputs the report has a final line for (done, rejected, skipped,
-            failed), and append to the report (and to the mapping file).
-        workers: 1 runs in this process; more uses a process pool.
-        mapping: file (``.csv``, ``.sqlite`` or ``.db``) that receives every pseudonym the
-            outputs use, with its original value, or None (nothing is recorded). It
-            re-identifies patients, so it must lie outside the output and input folders;
-            an existing one is only added to when resuming, never overwritten.
-        fsync: when outputs are flushed to the disk: ``"grouped"`` (in groups, before
-            their report lines) or ``"each"`` (every file before its rename); see
-            :mod:`idiscore.batch.durability`.
-        retry_failed: when resuming, process again the inputs whose latest line says
-            ``failed`` (they get a new line).
-    """
-
-    output: Path | str
-    layout: str = "mirror"
-    report: Path | None = None
-    quarantine: Path | None = None
-    resume: bool = False
-    workers: int = 1
-    mapping: Path | None = None
-    fsync: str = "grouped"
-    retry_failed: bool = False
-
-    def __post_init__(self) -> None:
-        if self.layout not in LAYOUTS:
-            raise ConfigurationError(
-                f"unknown layout {self.layout!r}; choose from {', '.join(LAYOUTS)}"
-            )
-        if self.workers < 1:
-            raise ConfigurationError("workers must be at least 1")
-        if self.fsync not in FSYNC_POLICIES:
-            raise ConfigurationError(
-                f"unknown fsync policy {self.fsync!r}; choose from {', '.join(FSYNC_POLICIES)}"
-            )
-        if self.resume and self.report is None:
-            raise ConfigurationError("resume needs the report of the earlier run")
-        if self.mapping is not None:
-            MappingRecorder.file_format(self.mapping)
-
-
-@dataclass(frozen=True)
-class Task:
-    """One input to process (small: it crosses process boundaries)."""
-
-    path: str
-    relative: str
-    error: str | None = None
-    skip: str | None = None
-
-    @classmethod
-    def from_candidate(cls, candidate: Candidate) -> Task:
-        return cls(str(candidate.path), str(candidate.relative), candidate.error, candidate.skip)
-
-
 @dataclass
 class BatchSummary:
     """Counters of a batch (no per-file list: a batch may have millions of files)."""
@@ -223,12 +155,6 @@ def _read_open_dicom(handle: BinaryIO, has_preamble: bool) -> tuple[Dataset, int
     from there (see :mod:`idiscore.fileio`); pydicom re-opens the file by name.
     """
     return read_counting_warnings(handle, force=not has_preamble, describe=_describe)
-
-
-def _is_dicomdir(dataset: Dataset) -> bool:
-    meta = getattr(dataset, "file_meta", None)
-    uid = meta.get("MediaStorageSOPClassUID") if meta is not None else None
-    return str(uid or "") == DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in dataset
 
 
 class FileProcessor:
@@ -324,7 +250,7 @@ class FileProcessor:
             except InputError as exc:
                 result.reason = str(exc)
                 return
-        if _is_dicomdir(dataset):
+        if is_dicomdir(dataset):
             result.status = "skipped"
             result.reason = "DICOMDIR (a media directory index, not an image)"
             return

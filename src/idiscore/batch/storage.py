@@ -49,7 +49,7 @@ from idiscore.errors import (
 from idiscore.fileio import read_counting_warnings
 
 if TYPE_CHECKING:
-    from idiscore.batch.runner import BatchOptions, Task
+    from idiscore.batch.tasks import BatchOptions, Task
 
 __all__ = [
     "RemoteBatch",
@@ -241,7 +241,7 @@ def process_remote(processor: Any, task: Task, result: FileResult) -> None:
     """:meth:`FileProcessor._process` in object-store mode: the input is read whole and
     the output written to a temporary object next to its final name, with fsspec."""
     from idiscore.batch.reasons import _deidentification_reason, _describe
-    from idiscore.batch.runner import _is_dicomdir
+    from idiscore.batch.tasks import is_dicomdir
 
     if task.error is not None:
         result.reason = task.error
@@ -264,7 +264,7 @@ def process_remote(processor: Any, task: Task, result: FileResult) -> None:
         result.reason = str(exc)
         return
     del data
-    if _is_dicomdir(dataset):
+    if is_dicomdir(dataset):
         result.status = "skipped"
         result.reason = "DICOMDIR (a media directory index, not an image)"
         return

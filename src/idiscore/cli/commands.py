@@ -392,10 +392,10 @@ def deidentify(
     if report is not None and verbosity >= 0:
         console.print(f"report: {report}", markup=False)
     if mapping is not None and midi_b_mapping:
-        from idiscore.pseudonyms import MappingRecorder
+        from idiscore.batch.mapping_store import read_mapping
         from idiscore.verify.midib import write_midi_b_mappings
 
-        write_midi_b_mappings(MappingRecorder.read(mapping).entries(), mapping.parent)
+        write_midi_b_mappings(read_mapping(mapping).entries(), mapping.parent)
     if mapping is not None and verbosity >= 0:
         console.print(
             f"mapping: {mapping} (it re-identifies patients: keep it as safe as the key)",
@@ -531,7 +531,9 @@ def profile_command(profile_spec: str, output_format: str) -> None:
 
         click.echo(dump_profile(profile), nl=False)
         return
-    click.echo(profile.describe(output_format), nl=False)
+    from idiscore.describe import describe
+
+    click.echo(describe(profile, output_format), nl=False)
 
 
 def _register_commands() -> None:

@@ -141,7 +141,7 @@ class Context:
     def identifying_values(self) -> frozenset[str]:
         """The root dataset's identifying values (names, IDs ...), for text cleaning."""
         if self._shared._identifying is None:
-            from idiscore.cleaning import identifying_values
+            from idiscore.operators.cleaning import identifying_values
 
             self._shared._identifying = identifying_values(self._shared.root)
         return self._shared._identifying

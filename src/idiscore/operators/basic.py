@@ -64,7 +64,7 @@ _INT_RANGES = {
 @functools.lru_cache(maxsize=4096)
 def _cached_clean(text: str, identifying: frozenset[str]) -> str:
     """:func:`idiscore.cleaning.clean_text`, remembered: descriptions repeat across a series."""
-    from idiscore.cleaning import clean_text
+    from idiscore.operators.cleaning import clean_text
 
     return clean_text(text, identifying)
 

@@ -53,9 +53,8 @@ from pydicom.uid import (
     JPEGExtended12Bit,
 )
 
-from idiscore.cleaning import identifying_values
-from idiscore.core import PIXEL_FINDINGS
 from idiscore.errors import ConfigurationError, PixelDataProcessingError
+from idiscore.operators.cleaning import identifying_values
 from idiscore.pixels._dataset import drop, put, read_element, shallow_copy
 from idiscore.pixels.blanking import Region, blank_native
 from idiscore.pixels.codec import DEFAULT_OUTPUT_SYNTAXES, ENCODABLE_LOSSLESS, Reencoded, transcode
@@ -69,6 +68,7 @@ from idiscore.pixels.layout import (
 )
 from idiscore.pixels.locations import PIILocation, PIILocationList
 from idiscore.pixels.ocr import TextDetection, TextFindings, find_text, merge_regions
+from idiscore.steps import PIXEL_FINDINGS
 
 _NATIVE = {
     ImplicitVRLittleEndian: True,

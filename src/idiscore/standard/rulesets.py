@@ -7,7 +7,7 @@ restates the standard.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -20,6 +20,8 @@ from idiscore.identifiers import (
     TagIdentifier,
 )
 from idiscore.operators.base import Operator
+from idiscore.operators.basic import Keep
+from idiscore.private_processing import SafePrivateBlock, SafePrivateDefinition
 from idiscore.rules import Rule, RuleSet
 from idiscore.standard import _tables
 from idiscore.standard.actions import ActionCode
@@ -39,7 +41,7 @@ OPTION_CODES: dict[str, str] = {
     "clean_graphics": "113103",
 }
 
-#: Attribute names of :func:`~idiscore.defaults.get_dicom_rule_sets` for each column.
+#: Attribute names of :func:`get_dicom_rule_sets` for each column.
 SET_NAMES: dict[str, str] = {
     "basic": "basic_profile",
     "retain_safe_private": "retain_safe_private",
@@ -285,6 +287,54 @@ class DICOMRuleSets:
         raise ConfigurationError(f"unknown PS3.15 option {name!r}; known: {known}")
 
 
+@cache
+def _standard_rule_sets() -> DICOMRuleSets:
+    return DICOMRuleSets()
+
+
+def get_dicom_rule_sets(safe_private_definition: Any = None) -> DICOMRuleSets:
+    """The rule sets of DICOM PS3.15 Annex E (Table E.1-1), one per profile and option.
+
+    With ``safe_private_definition`` (as :func:`create_default_core` takes it), its
+    rules are added to ``retain_safe_private``.
+    """
+    sets = _standard_rule_sets()
+    if safe_private_definition is None:
+        return sets
+    return replace(sets, retain_safe_private=safe_private_rule_set(safe_private_definition))
+
+
+def safe_private_rule_set(definition: Any) -> RuleSet:
+    """Retain Safe Private, extended with the user's own safe private definitions.
+
+    ``definition`` is a :class:`~idiscore.private_processing.SafePrivateDefinition`, or
+    an iterable of rules, private block identifiers or their strings and
+    :class:`~idiscore.private_processing.SafePrivateBlock` objects.
+    """
+    if definition is None:
+        return get_dicom_rule_sets().retain_safe_private
+    if isinstance(definition, SafePrivateDefinition):
+        definition = definition.blocks
+    if isinstance(definition, SafePrivateBlock | str) or not isinstance(definition, Iterable):
+        definition = [definition]
+    extra: list[Rule] = []
+    for item in definition:
+        if isinstance(item, SafePrivateBlock):
+            extra.extend(item.rules())
+        elif isinstance(item, Rule):
+            extra.append(item)
+        elif isinstance(item, PrivateBlockTagIdentifier):
+            extra.append(Rule(item, Keep()))
+        elif isinstance(item, str):
+            extra.append(Rule(PrivateBlockTagIdentifier(item), Keep()))
+        else:
+            raise ConfigurationError(
+                f"not a safe private definition: {type(item).__name__} (expected a "
+                "SafePrivateBlock, Rule, PrivateBlockTagIdentifier or tag string)"
+            )
+    return column_rule_set("retain_safe_private", extra)
+
+
 EDITION = _tables.EDITION
 
 __all__ = [
@@ -297,6 +347,8 @@ __all__ = [
     "cid7050",
     "code_rules",
     "column_rule_set",
+    "get_dicom_rule_sets",
     "identifier_for",
     "safe_private_identifiers",
+    "safe_private_rule_set",
 ]

@@ -530,10 +530,10 @@ def load_mappings(path: str | os.PathLike[str]) -> tuple[dict[str, str], dict[st
             patid_file = target.with_name("patid_mapping.csv")
             patids = read_id_mapping(patid_file) if patid_file.is_file() else {}
             return uids, patids
-    from idiscore.pseudonyms import MappingRecorder
+    from idiscore.batch.mapping_store import read_mapping
 
     uids, patids = {}, {}
-    for kind, original, pseudonym in MappingRecorder.read(target).entries():
+    for kind, original, pseudonym in read_mapping(target).entries():
         if kind == "uid":
             uids.setdefault(original, pseudonym)
         elif kind == "patient_id":

@@ -35,8 +35,8 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.valuerep import PersonName
 
-from idiscore.cleaning import clean_text, default_vocabulary, identifying_values
 from idiscore.fileio import dictionary_vr
+from idiscore.operators.cleaning import clean_text, default_vocabulary, identifying_values
 from idiscore.profile import CompiledRules, Profile
 
 __all__ = [
