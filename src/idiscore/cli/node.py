@@ -114,6 +114,12 @@ def _node_options(function: Callable[..., Any]) -> Callable[..., Any]:
             help="Seconds between status lines on stderr (0: none).",
         ),
         click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0),
+        click.option(
+            "--workers",
+            type=click.IntRange(min=1),
+            default=None,
+            help="De-identifying worker processes (default: all cores; 1 = in this process).",
+        ),
         click.option("-q", "--quiet", is_flag=True, help="No status lines."),
     ]
     for option in reversed(options):
@@ -122,6 +128,7 @@ def _node_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _build(params: dict[str, Any], log: Callable[[str], None], **kwargs: Any) -> Any:
+    from idiscore.batch import default_workers
     from idiscore.cli.setup import build_core, load_key
     from idiscore.net.node import Node, NodeOptions
     from idiscore.net.peers import Peer
@@ -145,6 +152,7 @@ def _build(params: dict[str, Any], log: Callable[[str], None], **kwargs: Any) ->
         max_retry_delay=params["max_retry_delay"],
         status_interval=0 if params["quiet"] else params["status_interval"],
         timeout=params["timeout"],
+        workers=params["workers"] or default_workers(),
     )
     key = load_key(params["key_file"])
     if key.is_random:
