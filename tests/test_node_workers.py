@@ -20,6 +20,13 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.dataelem import DataElement
 
+from idiscore.core import Core, Profile
+from idiscore.net import Node, NodeOptions, Spool, instance_key
+from idiscore.operators import Operator
+from idiscore.operators.base import Context
+from idiscore.pseudonyms import Pseudonymizer
+from idiscore.rules import Rule, RuleSet
+
 from dicom_peers import (
     acknowledged,
     bundled_files,
@@ -38,12 +45,6 @@ from dicom_peers import (
     write_key,
     write_series,
 )
-from idiscore.core import Core, Profile
-from idiscore.net import Node, NodeOptions, Spool, instance_key
-from idiscore.operators import Operator
-from idiscore.operators.base import Context
-from idiscore.pseudonyms import Pseudonymizer
-from idiscore.rules import Rule, RuleSet
 
 pytestmark = pytest.mark.slow
 
