@@ -2,12 +2,14 @@
 
     .venv/bin/python benchmarks/node.py                  # 200 CT images (128 KiB), 3 rounds
     .venv/bin/python benchmarks/node.py --files 500 --size 512 --repeat 5
+    .venv/bin/python benchmarks/node.py --workers 2          # only the 2-worker node
 
 Floor: dcmtk ``storescu`` -> ``storescp`` of the same files (one association, written to
 disk by storescp). Node: ``storescu`` -> ``idiscore serve`` -> ``storescp``; two times are
 taken: until storescu has every Success (the node acknowledged: on its disk) and until the
-destination has every de-identified instance. Rounds alternate floor and node; each
-figure is the median. Needs dcmtk (storescu, storescp) and the dev extra.
+destination has every de-identified instance. The node runs once per ``--workers`` value
+(default: 1 and 2; ``serve --workers``). Rounds alternate floor and nodes; each figure is
+the median. Needs dcmtk (storescu, storescp) and the dev extra.
 """
 
 from __future__ import annotations
@@ -74,12 +76,15 @@ def floor_round(work: Path, files: list[Path]) -> float:
         return time.perf_counter() - start
 
 
-def node_round(work: Path, files: list[Path], key: Path) -> tuple[float, float]:
+def node_round(work: Path, files: list[Path], key: Path, workers: int) -> tuple[float, float]:
+    work = work / f"workers-{workers}"
+    work.mkdir()
     destination, report = work / "node-dest", work / "node.jsonl"
     with storescp(destination, free_port()) as dest:
         port = free_port()
         forward = ("--forward", f"DEST@127.0.0.1:{dest.port}", "--report", str(report))
-        with node(work / "spool", port, key, *forward, "--status-interval", "0"):
+        options = ("--status-interval", "0", "--workers", str(workers))
+        with node(work / "spool", port, key, *forward, *options):
             start = time.perf_counter()
             _send(port, files)
             acknowledged = time.perf_counter() - start
@@ -92,8 +97,14 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--size", type=int, default=256, help="rows = columns (16 bit)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--workers", type=int, action="append", help="node worker processes (repeatable)"
+    )
     args = parser.parse_args()
-    floors, acks, throughs = [], [], []
+    worker_counts = args.workers or [1, 2]
+    floors: list[float] = []
+    acks: dict[int, list[float]] = {workers: [] for workers in worker_counts}
+    throughs: dict[int, list[float]] = {workers: [] for workers in worker_counts}
     with tempfile.TemporaryDirectory(prefix="idiscore-node-bench-") as folder:
         base = Path(folder)
         key = write_key(base)
@@ -103,21 +114,24 @@ def main() -> None:
             work = base / f"round{round_number}"
             work.mkdir()
             floors.append(floor_round(work, files))
-            ack, through = node_round(work, files, key)
-            acks.append(ack)
-            throughs.append(through)
+            for workers in worker_counts:
+                ack, through = node_round(work, files, key, workers)
+                acks[workers].append(ack)
+                throughs[workers].append(through)
     n = args.files
-    floor, ack, through = (statistics.median(v) for v in (floors, acks, throughs))
+    floor = statistics.median(floors)
     print(
         f"{n} CT instances of {args.size}x{args.size} ({megabytes:.1f} MB), median of "
         f"{args.repeat} rounds, loopback"
     )
-    print(f"floor storescu -> storescp:            {n / floor:8.1f} instances/s")
-    print(f"node, acknowledged (on the node's disk):{n / ack:8.1f} instances/s")
-    print(
-        f"node, forwarded (at the destination):   {n / through:8.1f} instances/s "
-        f"({through / floor:.2f}x the floor's time)"
-    )
+    print(f"floor storescu -> storescp:                   {n / floor:8.1f} instances/s")
+    for workers in worker_counts:
+        ack, through = statistics.median(acks[workers]), statistics.median(throughs[workers])
+        print(f"node --workers {workers}, acknowledged (on its disk): {n / ack:8.1f} instances/s")
+        print(
+            f"node --workers {workers}, forwarded (at destination): {n / through:8.1f} "
+            f"instances/s ({through / floor:.2f}x the floor's time)"
+        )
 
 
 if __name__ == "__main__":

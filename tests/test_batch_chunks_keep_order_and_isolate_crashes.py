@@ -183,3 +183,27 @@ def test_workers_end_when_the_main_process_is_killed(tmp_path: Path, method: str
     while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [pid for pid in workers if alive(pid)]
+
+
+def test_kept_workers_serve_every_run_and_a_broken_pool_is_replaced() -> None:
+    engine: ProcessPoolEngine[int, int] = ProcessPoolEngine(
+        square_or_die, 2, on_crash=crashed, start_method="fork"
+    )
+    assert engine.worker_pids() == []
+    engine.open()
+    try:
+        workers = engine.worker_pids()
+        assert len(workers) == 2
+        assert list(engine.run(range(5))) == [(n, n * n) for n in range(5)]
+        assert list(engine.run(range(5, 9))) == [(n, n * n) for n in range(5, 9)]
+        assert engine.worker_pids() == workers  # the same processes, both runs
+        assert dict(engine.run([12, 13, 14])) == {12: 144, 13: -13, 14: 196}
+        replaced = engine.worker_pids()  # the crash broke the pool; a new one is kept
+        assert replaced and not set(replaced) & set(workers)
+        assert dict(engine.run([2, 3])) == {2: 4, 3: 9}
+        assert engine.worker_pids() == replaced
+    finally:
+        engine.close()
+    assert engine.worker_pids() == []
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists()  # ended and reaped

@@ -133,3 +133,23 @@ def test_the_node_refuses_to_run_without_a_key(
         main, ["serve", "--spool", str(tmp_path / "s"), "--output", str(tmp_path / "o")]
     )
     assert result.exit_code == 2 and "the node needs a key" in result.output
+
+
+def test_workers_and_forward_tls_options_are_checked(tmp_path: Path) -> None:
+    config = tmp_path / "node.toml"
+    config.write_text('spool = "spool"\noutput = "out"\nworkers = 0\n')
+    result = CliRunner().invoke(main, ["serve", "--config", str(config)])
+    assert result.exit_code == 2 and "--workers" in result.output  # read from the file
+    with pytest.raises(ConfigurationError, match="--workers"):
+        NodeOptions(spool=tmp_path / "s", output=tmp_path / "o", workers=0)
+    cert = tmp_path / "client.pem"
+    cert.write_text("not a certificate")
+    common = ["serve", "--spool", str(tmp_path / "s"), "--forward", "DEST@127.0.0.1:1"]
+    result = CliRunner().invoke(main, [*common, "--forward-tls-cert", str(cert)])
+    assert result.exit_code == 2
+    assert "--forward-tls-cert and --forward-tls-key go together" in result.output
+    result = CliRunner().invoke(
+        main,
+        ["serve", "--spool", str(tmp_path / "s"), "--output", "o", "--forward-tls-ca", str(cert)],
+    )
+    assert result.exit_code == 2 and "need --forward" in result.output

@@ -29,6 +29,11 @@ tasks in flight, so a stream of a million inputs needs memory for a window of th
   keep their results; every task of the other chunks in flight is run again, one at a
   time, in a fresh one-process pool to find the one responsible, which is reported
   through ``on_crash``; the others continue normally.
+
+  *Kept workers*: :meth:`ProcessPoolEngine.open` starts the workers once and keeps them for
+  every later :meth:`~ProcessPoolEngine.run` until :meth:`~ProcessPoolEngine.close` (a
+  service that hands over small groups of tasks as they come pays the start-up once). A
+  pool broken by a dead worker is replaced by a new kept pool.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import wait as wait_for_futures
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Generic, TypeVar
 
@@ -191,6 +197,27 @@ class ProcessPoolEngine(Engine[T, R]):
         self.start_method = start_method
         self._pickled = pickle.dumps(function)
         self._seconds_per_task: float | None = None
+        self._kept: ProcessPoolExecutor | None = None
+
+    def open(self) -> None:
+        """Start the workers now and keep them for every run until :meth:`close`.
+
+        Raises:
+            BrokenProcessPool: a worker could not start.
+        """
+        if self._kept is None:
+            self._kept = self._pool(self.workers)
+
+    def close(self) -> None:
+        """Stop the kept workers (after the tasks they run)."""
+        pool, self._kept = self._kept, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def worker_pids(self) -> list[int]:
+        """The process ids of the kept workers (empty when none are kept)."""
+        processes = getattr(self._kept, "_processes", None) or {}
+        return sorted(int(pid) for pid in processes)
 
     def _pool(self, workers: int) -> ProcessPoolExecutor:
         """A new pool with its workers started (all of them when forked).
@@ -235,7 +262,8 @@ class ProcessPoolEngine(Engine[T, R]):
         self._seconds_per_task = per_task if previous is None else 0.7 * previous + 0.3 * per_task
 
     def run(self, tasks: Iterable[T]) -> Iterator[tuple[T, R]]:
-        pool = self._pool(self.workers)
+        keep = self._kept is not None
+        pool = self._kept if self._kept is not None else self._pool(self.workers)
         window: deque[_InFlight[T, R]] = deque()
         in_flight = 0
         iterator = iter(tasks)
@@ -269,8 +297,12 @@ class ProcessPoolEngine(Engine[T, R]):
                     window.clear()
                     in_flight = 0
                     pool.shutdown(wait=True, cancel_futures=True)
+                    if keep:
+                        self._kept = None
                     yield from self._recover(pending)
                     pool = self._pool(self.workers)
+                    if keep:
+                        self._kept = pool
                     continue
                 window.popleft()
                 in_flight -= len(chunk)
@@ -279,7 +311,10 @@ class ProcessPoolEngine(Engine[T, R]):
         finally:
             for _chunk, future in window:
                 future.cancel()
-            pool.shutdown(wait=True, cancel_futures=True)
+            if pool is self._kept:  # the kept workers stay: let the running chunks end
+                wait_for_futures([future for _chunk, future in window])
+            else:
+                pool.shutdown(wait=True, cancel_futures=True)
             self._discard_finished(window)
 
     def _hand_out(self, chunk: list[T], results: list[R]) -> Iterator[tuple[T, R]]:

@@ -98,6 +98,21 @@ def _node_options(function: Callable[..., Any]) -> Callable[..., Any]:
             help="CA certificates: clients must present a certificate they signed.",
         ),
         click.option(
+            "--forward-tls-ca",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="TLS towards --forward (and pull's --from): trust these CA certificates.",
+        ),
+        click.option(
+            "--forward-tls-cert",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Our client certificate for TLS towards --forward / --from.",
+        ),
+        click.option(
+            "--forward-tls-key",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="The key of --forward-tls-cert.",
+        ),
+        click.option(
             "--max-failures",
             type=click.IntRange(min=1),
             default=5,
@@ -114,6 +129,12 @@ def _node_options(function: Callable[..., Any]) -> Callable[..., Any]:
             help="Seconds between status lines on stderr (0: none).",
         ),
         click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0),
+        click.option(
+            "--workers",
+            type=click.IntRange(min=1),
+            default=None,
+            help="De-identifying worker processes (default: all cores; 1 = in this process).",
+        ),
         click.option("-q", "--quiet", is_flag=True, help="No status lines."),
     ]
     for option in reversed(options):
@@ -122,11 +143,15 @@ def _node_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _build(params: dict[str, Any], log: Callable[[str], None], **kwargs: Any) -> Any:
+    from idiscore.batch import default_workers
     from idiscore.cli.setup import build_core, load_key
     from idiscore.net.node import Node, NodeOptions
     from idiscore.net.peers import Peer
 
     forward = Peer.parse(params["forward"]) if params["forward"] else None
+    outbound_tls = kwargs.pop("outbound_tls", None)
+    if outbound_tls is not None and forward is None:
+        outbound_tls = None  # (pull with --output: TLS towards the PACS only)
     options = NodeOptions(
         spool=params["spool"],
         forward=forward,
@@ -145,6 +170,8 @@ def _build(params: dict[str, Any], log: Callable[[str], None], **kwargs: Any) ->
         max_retry_delay=params["max_retry_delay"],
         status_interval=0 if params["quiet"] else params["status_interval"],
         timeout=params["timeout"],
+        workers=params["workers"] or default_workers(),
+        forward_tls=outbound_tls,
     )
     key = load_key(params["key_file"])
     if key.is_random:
@@ -154,6 +181,23 @@ def _build(params: dict[str, Any], log: Callable[[str], None], **kwargs: Any) ->
         )
     core = build_core(params["profile_spec"], key)
     return Node(core, options, log=log, **kwargs)
+
+
+def _outbound_tls(params: dict[str, Any]) -> Any:
+    """The TLS client context of ``--forward-tls-*`` (None without them).
+
+    Raises:
+        ConfigurationError: a certificate without its key (or the reverse), or a file
+            that cannot be loaded.
+    """
+    from idiscore.net.peers import client_tls_context
+
+    ca, cert, key = (params[f"forward_tls_{name}"] for name in ("ca", "cert", "key"))
+    if (cert is None) != (key is None):
+        raise ConfigurationError("--forward-tls-cert and --forward-tls-key go together")
+    if ca is None and cert is None:
+        return None
+    return client_tls_context(ca, cert, key)
 
 
 def _log(line: str) -> None:
@@ -178,7 +222,11 @@ def serve_command(**params: Any) -> None:
     Success is answered only once an instance is on the disk; a restarted node resumes
     its spool. SIGTERM or Ctrl-C stops it gracefully (the queue is kept).
     """
-    node = _build(params, _log)
+    wants_tls = any(params[f"forward_tls_{name}"] for name in ("ca", "cert", "key"))
+    if wants_tls and not params["forward"]:
+        raise ConfigurationError("--forward-tls-* options need --forward")
+    tls = _outbound_tls(params)
+    node = _build(params, _log, outbound_tls=tls)
     stop = threading.Event()
 
     def handler(signum: int, frame: FrameType | None) -> None:
@@ -236,8 +284,9 @@ def pull_command(
     if bool(studies) == bool(patient):
         raise click.UsageError("give --study UID (one or more) or --patient ID")
     peer = Peer.parse(source)
-    retrieval = Pull(peer)
-    node = _build(params, _log, on_received=retrieval.received)
+    tls = _outbound_tls(params)
+    retrieval = Pull(peer, ssl_context=tls)
+    node = _build(params, _log, on_received=retrieval.received, outbound_tls=tls)
     _start(node)
     try:
         outcome = retrieval.run(

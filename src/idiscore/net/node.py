@@ -6,6 +6,12 @@
     the batch worker of ``idiscore deidentify``) ──fsync──► spool/outbound ──► Forwarder
     ──C-STORE──► destination          (or, with ``output``, into that folder)
 
+With ``workers`` of 2 or more, the batch layer's :class:`ProcessPoolEngine` runs the
+FileProcessor in that many kept worker processes: a worker writes (and fsyncs) a temporary
+output, this process renames it into place, syncs the folders and only then lets the
+received file go. A worker that dies fails only the instance it was processing (the engine
+runs it again alone to find the culprit), which is quarantined; the node keeps running.
+
 **The durability guarantee.** Success is answered to a C-STORE only after the received
 bytes, and their name in ``spool/incoming``, are on the disk. From then on the instance is
 always in exactly one place of the spool (see :mod:`idiscore.net.spool`), and a node
@@ -27,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from idiscore.batch.engines import Engine, InProcessEngine, ProcessPoolEngine
+from idiscore.batch.report import FileResult
 from idiscore.batch.runner import FileProcessor, Task
 from idiscore.batch.writer import commit, discard, fsync_folder, sweep_temp_files
 from idiscore.errors import ConfigurationError
@@ -78,6 +86,7 @@ class NodeOptions:
     max_retry_delay: float = 60.0
     status_interval: float = 60.0
     timeout: float = 30.0
+    workers: int = 1
     forward_tls: Any = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -93,6 +102,8 @@ class NodeOptions:
             raise ConfigurationError("the AE title must have 1 to 16 characters")
         if self.max_associations < 1 or self.max_failures < 1:
             raise ConfigurationError("--max-associations and --max-failures must be >= 1")
+        if self.workers < 1:
+            raise ConfigurationError("--workers must be at least 1")
         spool = self.spool.absolute()
         if self.output is not None:
             output = self.output.absolute()
@@ -130,6 +141,16 @@ class Node:
             self._processor = FileProcessor(core, options.output, "patient", fsync=True)
         else:
             self._processor = FileProcessor(core, self.spool.outbound, "mirror", fsync=True)
+        self._engine: Engine[Task, FileResult] = InProcessEngine(self._processor)
+        self._pool: ProcessPoolEngine[Task, FileResult] | None = None
+        if options.workers > 1:
+            self._pool = ProcessPoolEngine(
+                self._processor,
+                options.workers,
+                on_crash=self._processor.crashed,
+                on_discard=_discard_output,
+            )
+            self._engine = self._pool
         self.forwarder: Forwarder | None = None
         if options.forward is not None:
             self.forwarder = Forwarder(
@@ -166,6 +187,10 @@ class Node:
         self.spool.sweep()
         if self.options.output is not None:
             sweep_temp_files(self.options.output)
+        if self._pool is not None:
+            # before any thread of ours runs: the workers can then be forked
+            self._pool.open()
+            self.log(f"de-identifying in {self.options.workers} worker processes")
         incoming = self.spool.pending_incoming()
         for key in set(incoming) & set(self.spool.pending_outbound()):
             # de-identified, but killed before the received file was let go: do it again
@@ -242,6 +267,8 @@ class Node:
             self._work_ready.notify_all()
         for thread in self._threads:
             thread.join(max(0.1, deadline - time.monotonic()))
+        if self._pool is not None and not any(thread.is_alive() for thread in self._threads):
+            self._pool.close()
         if self.forwarder is not None:
             self.forwarder.stop(max(0.1, deadline - time.monotonic()))
         self.events.close()
@@ -262,6 +289,10 @@ class Node:
         forwarding = self.forwarder is not None and not self.forwarder.idle()
         receiving = self._ae is not None and bool(self._ae.active_associations)
         return not (working or forwarding or receiving)
+
+    def worker_pids(self) -> list[int]:
+        """The process ids of the de-identifying workers (empty with one worker)."""
+        return self._pool.worker_pids() if self._pool is not None else []
 
     def status_line(self) -> str:
         depth = self.forwarder.depth if self.forwarder is not None else 0
@@ -331,22 +362,38 @@ class Node:
         while (keys := self._take_batch()) is not None:
             try:
                 self._deidentify_batch(keys)
+            except Exception as exc:  # e.g. no worker could start; the next start retries
+                self.log(f"cannot de-identify {len(keys)} instance(s): {type(exc).__name__}")
             finally:
                 with self._work_ready:
                     self._working = 0
 
     def _deidentify_batch(self, keys: list[str]) -> None:
-        """De-identify a group of received instances; their outputs' names reach the disk
-        together (one fsync per folder), then the received files are let go."""
-        done: list[tuple[str, str, Path]] = []
+        """De-identify a group of received instances (in the engine's workers); their
+        outputs' names reach the disk together (one fsync per folder), then the received
+        files are let go."""
+        stamps: dict[str, str] = {}
+        tasks: list[Task] = []
         for key in keys:
+            source = self.spool.incoming_path(key)
+            stamp = self.spool.stamp(source)
+            if stamp is None:
+                continue  # a second reception of this instance, already handled
+            stamps[key] = stamp
+            tasks.append(Task(str(source), f"{key}.dcm"))
+        if self._pool is not None:
+            self._pool.open()  # again, after a dead worker broke the kept pool
+        done: list[tuple[str, str, Path]] = []
+        for task, result in self._engine.run(tasks):
+            key = task.relative.removesuffix(".dcm")
             try:
-                outcome = self._deidentify(key)
+                output = self._settle(key, Path(task.path), result)
             except Exception as exc:  # the spool keeps the file; the next start retries
+                discard(result.temp)
                 self.log(f"cannot process instance {key}: {type(exc).__name__}")
                 continue
-            if outcome is not None:
-                done.append((key, *outcome))
+            if output is not None:
+                done.append((key, stamps[key], output))
         if not done:
             return
         for folder in self._folders_to_sync(output for _, _, output in done):
@@ -374,18 +421,13 @@ class Node:
                 folder = folder.parent
         return sorted(folders, key=lambda path: len(path.parts), reverse=True)
 
-    def _deidentify(self, key: str) -> tuple[str, Path] | None:
-        """De-identify one received instance: (its stamp, the output) when done (the output
-        is in place but its name not yet synced); None when it was quarantined."""
-        source = self.spool.incoming_path(key)
-        stamp = self.spool.stamp(source)
-        if stamp is None:
-            return None  # a second reception of this instance, already handled
-        result = self._processor(Task(str(source), f"{key}.dcm"))
+    def _settle(self, key: str, source: Path, result: FileResult) -> Path | None:
+        """Act on the result of one received instance: its output when done (in place,
+        its name not yet synced); None when it was quarantined."""
         if result.status == "done" and result.temp is not None and result.output is not None:
             output = Path(result.output)
             commit(Path(result.temp), output, fsync=False)
-            return stamp, output
+            return output
         discard(result.temp)
         if result.status == "rejected":
             record = {"reason": result.reason, "bouncer": result.bouncer, "stage": "bouncer"}
@@ -412,3 +454,8 @@ class Node:
         while not self._stopping.wait(self.options.status_interval):
             with contextlib.suppress(Exception):
                 self.log(self.status_line())
+
+
+def _discard_output(result: FileResult) -> None:
+    """Remove the temporary output of a result computed but never handed over."""
+    discard(result.temp)

@@ -72,9 +72,10 @@ class PullOutcome:
 class Pull:
     """One retrieval from ``source``; :meth:`received` is the node's ``on_received``."""
 
-    def __init__(self, source: Peer, *, timeout: float = 30.0) -> None:
+    def __init__(self, source: Peer, *, timeout: float = 30.0, ssl_context: Any = None) -> None:
         self.source = source
         self.timeout = timeout
+        self.ssl_context = ssl_context  # a client context: TLS towards the PACS
         self._received: set[str] = set()
         self._lock = threading.Lock()
 
@@ -111,7 +112,10 @@ class Pull:
         ae.connection_timeout = self.timeout
         ae.add_requested_context(FIND)
         ae.add_requested_context(MOVE)
-        assoc = ae.associate(self.source.host, self.source.port, ae_title=self.source.ae_title)
+        tls = None if self.ssl_context is None else (self.ssl_context, self.source.host)
+        assoc = ae.associate(
+            self.source.host, self.source.port, ae_title=self.source.ae_title, tls_args=tls
+        )
         if not assoc.is_established:
             raise NetworkError(f"cannot open an association with {self.source}")
         try:
