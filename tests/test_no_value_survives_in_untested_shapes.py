@@ -1,0 +1,192 @@
+"""An attacker's corpus: values that survived the default core in shapes nobody tested.
+
+Each finding is planted in every encoding a file can give it (explicit VR little and big
+endian, implicit VR, the element written as explicit ``UN``), at the top level and inside
+an item of a sequence the profile keeps and walks, and the output bytes of
+``deidentify_file`` and of ``deidentify().save_as`` are searched for it.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from functools import cache
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.datadict import DicomDictionary, keyword_for_tag
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from idiscore.core import Core, Profile
+from idiscore.defaults import create_default_core, default_profile
+from idiscore.pseudonyms import Pseudonymizer
+from idiscore.safety_net import SAFETY_NET_NAME
+
+from factories import assert_unchanged, snapshot, sop_dataset
+
+SYNTAXES = {
+    "explicit-le": ExplicitVRLittleEndian,
+    "implicit-le": ImplicitVRLittleEndian,
+    "explicit-be": ExplicitVRBigEndian,
+    "explicit-un": ExplicitVRLittleEndian,  # the planted elements written with VR UN
+}
+
+
+@cache
+def _core() -> Core:
+    return create_default_core(pseudonymizer=Pseudonymizer("attack-test-key"))
+
+
+@cache
+def _without_net() -> Profile:
+    return Profile(default_profile().rule_sets, name="no net", safety_net=False)
+
+
+def _planted(tag: int, vr: str, value: bytes, encoding: str) -> DataElement:
+    if encoding == "explicit-un":
+        return DataElement(tag, "UN", value)
+    if vr in ("OB", "OW", "UN"):
+        return DataElement(tag, vr, value)
+    return DataElement(tag, vr, value.decode("ascii"))
+
+
+def _file(
+    tmp_path: Path, planted: list[tuple[int, str, bytes]], encoding: str, *, nested: bool
+) -> Path:
+    """A file with the ``planted`` (tag, VR, value) elements, in ``encoding``."""
+    ds = sop_dataset()
+    holder = ds
+    if nested:  # inside a sequence that no rule names: kept, and its items walked
+        item = Dataset()
+        item.CodeValue = "T-D1100"
+        item.CodingSchemeDesignator = "SRT"
+        item.CodeMeaning = "Head"
+        ds.AnatomicRegionSequence = Sequence([item])
+        holder = item
+    for tag, vr, value in planted:
+        holder.add(_planted(tag, vr, value, encoding))
+    syntax = SYNTAXES[encoding]
+    ds.file_meta.TransferSyntaxUID = syntax
+    path = tmp_path / f"{encoding}.dcm"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.save_as(
+            path,
+            enforce_file_format=True,
+            implicit_vr=syntax == ImplicitVRLittleEndian,
+            little_endian=syntax != ExplicitVRBigEndian,
+        )
+    return path
+
+
+def _outputs(tmp_path: Path, source: Path) -> list[bytes]:
+    """The bytes of ``deidentify_file`` and of ``deidentify().save_as`` for ``source``."""
+    core = _core()
+    out = tmp_path / "out.dcm"
+    core.deidentify_file(source, out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(source)
+    before = snapshot(ds)
+    buffer = io.BytesIO()
+    core.deidentify(ds).save_as(buffer)
+    assert_unchanged(ds, before)
+    written = out.read_bytes()
+    assert written == buffer.getvalue(), "both entry points give the same bytes"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pydicom.dcmread(out).walk(lambda _ds, _el: None)  # re-reads, every item
+    return [written, buffer.getvalue()]
+
+
+def _assert_absent(outputs: list[bytes], planted: list[tuple[int, str, bytes]]) -> None:
+    for output in outputs:
+        for tag, _vr, value in planted:
+            assert value.rstrip(b" \0") not in output, f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+# -- finding 1: URLs and AE titles that no rule names -----------------------------------
+
+
+def _unnamed(vrs: tuple[str, ...]) -> list[int]:
+    lookup = _without_net().compiled.lookup
+    return sorted(
+        tag
+        for tag, (vr, _vm, _name, _retired, keyword) in DicomDictionary.items()
+        if vr in vrs and not tag >> 16 & 1 and tag >> 16 not in (0x0000, 0x0002)
+        if lookup(tag) is None and keyword != "CodingSchemeURL"
+    )
+
+
+UNNAMED_LOCATORS = _unnamed(("AE", "UR"))
+
+
+def test_the_dictionary_has_unnamed_urls() -> None:
+    """Retrieve URL, Storage URL, Pixel Data Provider URL ... are in no table row."""
+    keywords = {keyword_for_tag(tag) for tag in UNNAMED_LOCATORS}
+    assert {"RetrieveURL", "StorageURL", "PixelDataProviderURL", "ContactURI"} <= keywords
+
+
+@pytest.mark.parametrize("nested", [False, True], ids=["top", "in-item"])
+@pytest.mark.parametrize("encoding", SYNTAXES)
+def test_unnamed_urls_and_ae_titles_are_removed(
+    tmp_path: Path, encoding: str, nested: bool
+) -> None:
+    planted = [
+        (tag, DicomDictionary[tag][0], f"http://pacs.example.org/wado?p=LEAK{i:03d}X".encode())
+        for i, tag in enumerate(UNNAMED_LOCATORS)
+    ]
+    outputs = _outputs(tmp_path, _file(tmp_path, planted, encoding, nested=nested))
+    _assert_absent(outputs, planted)
+    assert b"pacs.example.org" not in outputs[0]
+
+
+def test_the_net_removes_every_unnamed_url_and_names_itself() -> None:
+    profile = _core().profile
+    for tag in UNNAMED_LOCATORS:
+        rule = profile.get_rule(tag)
+        assert rule is not None, keyword_for_tag(tag)
+        owner = profile.rule_set_of(rule)
+        assert owner is not None and owner.name == SAFETY_NET_NAME
+    assert profile.get_rule("CodingSchemeURL") is None, "a code's scheme is structure"
+
+
+def test_an_ae_title_in_a_command_group_element_is_removed() -> None:
+    """A dataset received over the network may still hold command elements (group 0):
+    Move Originator AE Title names the node that asked for the data."""
+    ds = sop_dataset()
+    ds.add(DataElement(0x00001030, "AE", "LEAKMOVEAE"))
+    ds.add(DataElement(0x00000902, "LO", "Smith PID-778899"))
+    out = _core().deidentify(ds)
+    assert 0x00001030 not in out
+    assert "778899" not in str(out.get((0x0000, 0x0902), DataElement(0x902, "LO", "")).value)
+
+
+# -- finding 2: elements of even groups that the dictionary does not know ---------------
+
+UNKNOWN = [
+    (0x00089999, "LO", b"Jane Smith LEAKUNKNOWN1"),
+    (0x00100099, "SH", b"LEAKUNKNOWN2"),
+    (0x0040F00D, "UN", b"LEAKUNKNOWN3"),
+    (0x00280020, "OB", b"LEAKRETIREDBLANK"),  # a nameless retired entry ("Retired-blank")
+]
+
+
+@pytest.mark.parametrize("nested", [False, True], ids=["top", "in-item"])
+@pytest.mark.parametrize("encoding", SYNTAXES)
+def test_unknown_even_group_elements_are_removed(
+    tmp_path: Path, encoding: str, nested: bool
+) -> None:
+    outputs = _outputs(tmp_path, _file(tmp_path, UNKNOWN, encoding, nested=nested))
+    _assert_absent(outputs, UNKNOWN)
+
+
+def test_known_standard_elements_are_not_unknown() -> None:
+    profile = _core().profile
+    for keyword in ("Rows", "ImageType", "PixelData", "WindowCenter", "60003000"):
+        rule = profile.get_rule(keyword)
+        assert rule is None or profile.rule_set_of(rule).name != SAFETY_NET_NAME  # type: ignore[union-attr]
