@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from pydicom.data import get_testdata_file
 from pydicom.datadict import DicomDictionary, keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
@@ -190,3 +191,31 @@ def test_known_standard_elements_are_not_unknown() -> None:
     for keyword in ("Rows", "ImageType", "PixelData", "WindowCenter", "60003000"):
         rule = profile.get_rule(keyword)
         assert rule is None or profile.rule_set_of(rule).name != SAFETY_NET_NAME  # type: ignore[union-attr]
+
+
+# -- finding 3: implicit VR data in a file whose transfer syntax says explicit ----------
+
+
+def test_implicit_data_under_an_explicit_transfer_syntax_is_written(tmp_path: Path) -> None:
+    """SC_rgb_jpeg.dcm says JPEG Baseline (explicit VR) but holds implicit VR elements
+    (pydicom reads it with a warning). Kept elements had no VR (or 'OB or OW') and the
+    writer crashed with a TypeError instead of writing them; the default bouncers hid it
+    by refusing the file for its burned-in annotation first."""
+    source = Path(get_testdata_file("SC_rgb_jpeg.dcm"))  # type: ignore[arg-type]
+    core = Core(default_profile(), pseudonymizer=Pseudonymizer("attack-test-key"))
+    out = tmp_path / "out.dcm"
+    core.deidentify_file(source, out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        original = pydicom.dcmread(source)
+        written = pydicom.dcmread(out)
+        buffer = io.BytesIO()
+        core.deidentify(original).save_as(buffer)
+    assert out.read_bytes() == buffer.getvalue()
+    assert written.file_meta.TransferSyntaxUID == original.file_meta.TransferSyntaxUID
+    assert written.PixelData == original.PixelData
+    assert written.ImageType == original.ImageType
+    assert written.Rows == original.Rows and written.BitsAllocated == 8
+    assert written.SOPInstanceUID != original.SOPInstanceUID
+    assert original.SOPInstanceUID.encode() not in out.read_bytes()
+    assert original.ContentDate.encode() not in out.read_bytes()
