@@ -9,6 +9,7 @@ an item of a sequence the profile keeps and walks, and the output bytes of
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from functools import cache
 from pathlib import Path
@@ -24,6 +25,7 @@ from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRL
 
 from idiscore.core import Core, Profile
 from idiscore.defaults import create_default_core, default_profile
+from idiscore.errors import DeidentificationError
 from idiscore.pseudonyms import Pseudonymizer
 from idiscore.safety_net import SAFETY_NET_NAME
 
@@ -219,3 +221,62 @@ def test_implicit_data_under_an_explicit_transfer_syntax_is_written(tmp_path: Pa
     assert written.SOPInstanceUID != original.SOPInstanceUID
     assert original.SOPInstanceUID.encode() not in out.read_bytes()
     assert original.ContentDate.encode() not in out.read_bytes()
+
+
+# -- finding 4: a standard sequence written with a wrong explicit VR --------------------
+
+
+def _items(*names: str) -> bytes:
+    """Items (implicit VR little endian, defined length) each holding a Patient's Name."""
+    out = b""
+    for name in names:
+        value = name.encode("ascii")
+        value += b" " * (len(value) % 2)
+        element = struct.pack("<HHI", 0x0010, 0x0010, len(value)) + value
+        out += struct.pack("<HHI", 0xFFFE, 0xE000, len(element)) + element
+    return out
+
+
+def _wrong_vr_file(tmp_path: Path, vr: str, value: bytes) -> Path:
+    ds = sop_dataset()
+    for tag in (0x00082218, 0x00081250):  # no rule; the profile's rule
+        ds.add(DataElement(tag, vr, value if vr in ("OB", "OW") else value.decode("latin-1")))
+    path = tmp_path / f"wrong-{vr}.dcm"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+@pytest.mark.parametrize("defer_size", [None, 16], ids=["read", "deferred"])
+@pytest.mark.parametrize("vr", ["OB", "OW", "UT", "UC", "LT"])
+def test_a_sequence_behind_a_wrong_explicit_vr_is_walked(
+    tmp_path: Path, vr: str, defer_size: int | None
+) -> None:
+    """The dictionary says SQ, the file says OB (or text): the items are still walked."""
+    value = _items("Leakitem^Jo", "Other^Leakname")
+    source = _wrong_vr_file(tmp_path, vr, value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert vr == pydicom.dcmread(source)[0x00082218].VR, "written with the wrong VR"
+    outputs = _outputs(tmp_path, source)
+    out = tmp_path / "deferred.dcm"
+    options = {} if defer_size is None else {"defer_size": defer_size}
+    _core().deidentify_file(source, out, **options)  # type: ignore[arg-type]
+    for output in (*outputs, out.read_bytes()):
+        assert b"Leakitem" not in output and b"Leakname" not in output
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        written = pydicom.dcmread(out)
+    assert written[0x00082218].VR == "SQ" and len(written.AnatomicRegionSequence) == 2
+    assert 0x00081250 not in written or written[0x00081250].VR == "SQ"
+
+
+@pytest.mark.parametrize("vr", ["OB", "LO"])
+def test_bytes_in_a_sequences_place_are_refused(tmp_path: Path, vr: str) -> None:
+    """A value that stands where the dictionary puts a sequence but holds no items could
+    be anything: the dataset is refused rather than the bytes copied."""
+    source = _wrong_vr_file(tmp_path, vr, b"Jane Smith 778899")
+    with pytest.raises(DeidentificationError):
+        _core().deidentify_file(source, tmp_path / "out.dcm")
+    assert not (tmp_path / "out.dcm").exists()
