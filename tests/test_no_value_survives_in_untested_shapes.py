@@ -280,3 +280,52 @@ def test_bytes_in_a_sequences_place_are_refused(tmp_path: Path, vr: str) -> None
     with pytest.raises(DeidentificationError):
         _core().deidentify_file(source, tmp_path / "out.dcm")
     assert not (tmp_path / "out.dcm").exists()
+
+
+# -- finding 5: a safe private attribute holding something else than declared -----------
+
+
+def _safe_private_file(tmp_path: Path, vr: str, value: bytes, syntax: str) -> Path:
+    ds = sop_dataset()
+    ds.add(DataElement(0x00190010, "LO", "GEMS_ACQU_01"))
+    # (0019,xx23) GEMS_ACQU_01: Table Speed, DS in Table E.3.10-1
+    ds.add(DataElement(0x00191023, vr, value if vr in ("OB", "UN") else value.decode()))
+    ds.file_meta.TransferSyntaxUID = SYNTAXES[syntax]
+    path = tmp_path / f"safe-{vr}-{syntax}.dcm"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.save_as(
+            path,
+            enforce_file_format=True,
+            implicit_vr=syntax == "implicit-le",
+            little_endian=syntax != "explicit-be",
+        )
+    return path
+
+
+@pytest.mark.parametrize("syntax", SYNTAXES)
+@pytest.mark.parametrize(
+    ("vr", "value"),
+    [("LO", b"Jane Smith"), ("UT", b"Jane Smith"), ("OB", b"Jane Smith"), ("UN", b"Smith^J")],
+)
+def test_a_safe_private_attribute_of_another_vr_or_value_is_removed(
+    tmp_path: Path, vr: str, value: bytes, syntax: str
+) -> None:
+    """Safe means what its creator puts there (a table speed, DS): a name written into the
+    block of a known creator, or a value of another VR, is not kept."""
+    if syntax == "explicit-un":
+        vr = "UN"
+    outputs = _outputs(tmp_path, _safe_private_file(tmp_path, vr, value, syntax))
+    for output in outputs:
+        assert b"Smith" not in output
+
+
+@pytest.mark.parametrize("syntax", SYNTAXES)
+def test_a_safe_private_attribute_as_declared_is_kept(tmp_path: Path, syntax: str) -> None:
+    vr = "UN" if syntax == "explicit-un" else "DS"
+    outputs = _outputs(tmp_path, _safe_private_file(tmp_path, vr, b"12.5", syntax))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        written = pydicom.dcmread(io.BytesIO(outputs[0]))
+    assert written[0x00191023].value in ("12.5", b"12.5", 12.5)
+    assert written[0x00190010].value == "GEMS_ACQU_01"
