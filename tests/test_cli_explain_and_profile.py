@@ -86,9 +86,9 @@ def test_profile_csv_lists_every_rule(spec: str) -> None:
         else profile_from_options(["clean_descriptors", "retain_uid"])
     )
     net = profile.safety_net_rules
-    assert net is not None and len(net) == 4
+    assert net is not None and len(net) == 6
     assert len(rows) == len(profile.rules) + len(net) + 1
-    assert [r[5] for r in rows[-4:]] == [SAFETY_NET_NAME] * 4
+    assert [r[5] for r in rows[-6:]] == [SAFETY_NET_NAME] * 6
 
 
 def test_profile_toml_export_loads_back(tmp_path: Path) -> None:

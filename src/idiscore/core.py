@@ -34,7 +34,15 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
-from idiscore.elements import decode, is_sequence, isolated, load_deferred, looks_like_items, vr_of
+from idiscore.elements import (
+    SEQUENCE_TAGS,
+    decode,
+    is_sequence,
+    isolated,
+    load_deferred,
+    looks_like_items,
+    vr_of,
+)
 from idiscore.errors import (
     ConfigurationError,
     DatasetRejectedError,
@@ -697,7 +705,11 @@ class _Walker:
             window = deferred_window(source, element)
             if window is not None:
                 vr = vr_of(element, creator)
-                if vr != _SQ and not (vr == "UN" and looks_like_items(window.read(4))):
+                if (
+                    vr != _SQ
+                    and int(element.tag) not in SEQUENCE_TAGS
+                    and not (vr == "UN" and looks_like_items(window.read(4)))
+                ):
                     window.seek(0)
                     return DataElement(element.tag, vr, window)
                 window.close()

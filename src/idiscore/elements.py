@@ -17,6 +17,13 @@ The one authority the rest of idiscore asks -- the rule walker of
   unknown is encoded as Implicit VR Little Endian, of defined or undefined length. Both
   byte orders of the item tag are recognised; the items are read in the order found.
 
+* an element read with an explicit VR other than ``SQ`` and ``UN`` (``OB``, ``LO`` ...)
+  whose tag the DICOM dictionary gives VR ``SQ`` is a **sequence** too, whatever its
+  value: a writer that got the VR wrong still wrote items, and bytes in a sequence's
+  place are never copied unexamined. pydicom would keep the wrong VR; here the value is
+  read as items, and a value that is not items is a
+  :class:`~idiscore.errors.DeidentificationError` (the dataset is refused).
+
 So a sequence hidden behind ``UN`` (a standard sequence written by a system that did not
 know it, a private sequence of an unknown creator, an implicit VR private sequence) is a
 sequence here, is decoded (:func:`decode`) and its items are walked by the rules of their
@@ -45,6 +52,7 @@ from collections.abc import MutableSequence
 from typing import Any
 
 from pydicom import config
+from pydicom._dicom_dict import DicomDictionary
 from pydicom.datadict import dictionary_VR, private_dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
@@ -54,6 +62,7 @@ from pydicom.tag import BaseTag
 from idiscore.errors import DeidentificationError, InputError
 
 __all__ = [
+    "SEQUENCE_TAGS",
     "UNDEFINED_LENGTH",
     "creator_of",
     "decode",
@@ -73,6 +82,12 @@ UNDEFINED_LENGTH = 0xFFFFFFFF
 _ITEM_LITTLE = b"\xfe\xff\x00\xe0"
 _ITEM_BIG = b"\xff\xfe\xe0\x00"
 _NO_CREATOR: Any = object()
+#: Item and sequence delimitation tags, in both byte orders: how items start.
+_ITEM_STARTS = frozenset({_ITEM_LITTLE, _ITEM_BIG, b"\xfe\xff\xdd\xe0", b"\xff\xfe\xe0\xdd"})
+#: Standard tags whose dictionary VR is SQ.
+SEQUENCE_TAGS: frozenset[int] = frozenset(
+    tag for tag, entry in DicomDictionary.items() if entry[0] == SQ
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -156,7 +171,8 @@ def is_sequence(element: DataElement | RawDataElement, creator: str | None = Non
     if vr == SQ:
         return True
     if vr is not None and vr != UN:
-        return False
+        # a standard sequence written with a wrong explicit VR is still a sequence
+        return type(element) is RawDataElement and int(element.tag) in SEQUENCE_TAGS
     if isinstance(element, RawDataElement):
         vr = vr_of(element, creator)
         if vr != UN:
@@ -225,7 +241,9 @@ def decode(
             return _sequence(element.tag, element.value, True, element.file_tell, encoding)
         return element
     vr = vr_of(element, creator)
-    if element.VR in (None, UN) and vr in (UN, SQ) and is_sequence(element, creator):
+    if element.VR != SQ and vr != SQ and int(element.tag) in SEQUENCE_TAGS:
+        vr = UN  # a standard sequence behind a wrong explicit VR: read as items
+    if element.VR != SQ and vr in (UN, SQ) and is_sequence(element, creator):
         return _sequence(
             element.tag,
             element.value or b"",
@@ -251,6 +269,11 @@ def _sequence(
     undefined: bool = False,
 ) -> DataElement:
     """Items read from a value in Implicit VR (PS3.5 §6.2.2)."""
+    if value and value[:4] not in _ITEM_STARTS:
+        raise DeidentificationError(
+            "the value stands where a sequence is but does not start with an item",
+            tag=BaseTag(tag),
+        )
     if value[:4] == _ITEM_BIG:
         little = False
     elif value[:4] == _ITEM_LITTLE:

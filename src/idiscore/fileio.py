@@ -42,6 +42,7 @@ from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset, validate_file_meta
 from pydicom.filebase import DicomBytesIO, DicomFileLike, DicomIO, WriteableBuffer
 from pydicom.filewriter import (
+    correct_ambiguous_vr_element,
     write_data_element,
     write_dataset,
 )
@@ -630,11 +631,18 @@ def _write_dataset(
             if encoded is not None:
                 write(encoded)
                 continue
-        if isinstance(element, RawDataElement) and value is None:
-            # pydicom decodes it (and reads a deferred value) to write it: in a view
+        unknown_vr = element.VR is None or len(element.VR) != 2
+        if isinstance(element, RawDataElement) and (value is None or unknown_vr):
+            # a deferred value, or a value read without its VR (implicit VR data in a
+            # file whose transfer syntax says explicit: no VR, or an ambiguous one) to be
+            # written with one: pydicom decodes it (and reads a deferred value) to write
+            # it, in a view
             if view is None:
                 view = isolated(dataset, deep=False)
-            element = view.get_item(tag)
+            if unknown_vr:
+                element = correct_ambiguous_vr_element(view[tag], view, little)
+            else:
+                element = view.get_item(tag)
         write_data_element(fp, element, charset)
 
 

@@ -19,11 +19,18 @@ UI                  the keyed replacement UID of :class:`~idiscore.operators.Has
                     the same as every other UID, so references stay whole
 LO, SH, ST, LT,     cleaned (:class:`~idiscore.operators.Clean`)
 UT, UC
+AE, UR              removed (:class:`~idiscore.operators.Remove`): an application entity
+                    title names a node of the site, a URL or URI locates the original
+                    data (Retrieve URL, Storage URL, Pixel Data Provider URL, Contact
+                    URI ...) and often carries its study and patient identifiers
+unknown             removed: an element of an even group that pydicom's dictionary does
+                    not know (or knows only as a nameless retired entry) cannot be
+                    reviewed, so whatever it holds is dropped, in every VR
 ==================  ====================================================================
 
-Every other VR (code strings, numbers, binary, sequences ...) is left to the rules as
-before: those values carry structure, and the items of a kept sequence are walked with
-the rules (and the safety net) anyway.
+Every other VR of a known attribute (code strings, numbers, binary, sequences ...) is
+left to the rules as before: those values carry structure, and the items of a kept
+sequence are walked with the rules (and the safety net) anyway.
 
 The net is the lowest-priority rule of all: any rule of any rule set wins over it,
 however general (a ``RepeatingGroup("xxxx,xxxx")`` or a Keep-all too). It is on for
@@ -75,13 +82,16 @@ from idiscore.rules import Rule, RuleSet
 
 __all__ = [
     "DATE_VRS",
+    "LOCATOR_VRS",
     "NAME_VRS",
     "SAFETY_NET_NAME",
     "STRUCTURAL",
     "TEXT_VRS",
     "UID_VRS",
+    "UnknownStandardElements",
     "UnnamedStandardAttributes",
     "dates_shift",
+    "is_unknown_standard",
     "safety_net_rule_set",
     "standard_vr",
 ]
@@ -93,6 +103,7 @@ NAME_VRS = ("PN",)
 DATE_VRS = ("DA", "DT", "TM")
 UID_VRS = ("UI",)
 TEXT_VRS = ("LO", "SH", "ST", "LT", "UT", "UC")
+LOCATOR_VRS = ("AE", "UR")
 
 _STUDY_DATE = 0x00080020
 
@@ -117,6 +128,7 @@ _CODE_KEYWORDS = frozenset(
         "ContextGroupExtensionFlag",
         "ContextGroupExtensionCreatorUID",
         "CodingSchemeUID",
+        "CodingSchemeURL",
         "CodingSchemeRegistry",
         "CodingSchemeExternalID",
         "CodingSchemeName",
@@ -202,6 +214,43 @@ class UnnamedStandardAttributes(TagIdentifier):
         return f"UnnamedStandardAttributes({args})"
 
 
+@functools.lru_cache(maxsize=8192)
+def is_unknown_standard(tag: int) -> bool:
+    """Whether ``tag`` is an element of an even group, not a group length, that pydicom's
+    dictionary (repeating groups included) does not know, or knows only as a nameless
+    retired entry."""
+    if tag >> 16 & 1 or not tag & 0xFFFF:
+        return False
+    try:
+        keyword = get_entry(tag)[4]
+    except KeyError:
+        return True
+    return not keyword
+
+
+class UnknownStandardElements(TagIdentifier):
+    """Elements of even groups that the DICOM dictionary does not know.
+
+    Only the safety net uses it (see :func:`is_unknown_standard`).
+    """
+
+    specificity = -1
+
+    def matches(self, tag: int, private_creator: str | None = None) -> bool:
+        return private_creator is None and is_unknown_standard(tag)
+
+    @property
+    def key(self) -> str:
+        return "(unknown standard)"
+
+    @property
+    def name(self) -> str:
+        return "even-group elements the DICOM dictionary does not know"
+
+    def __repr__(self) -> str:
+        return "UnknownStandardElements()"
+
+
 def dates_shift(lookup: Callable[[int], Rule | None]) -> bool:
     """Does the profile (its rule lookup, without the net) shift dates?
 
@@ -222,6 +271,8 @@ def safety_net_rule_set(shift_dates: bool) -> RuleSet:
             Rule(UnnamedStandardAttributes(*DATE_VRS), date_operator),
             Rule(UnnamedStandardAttributes(*UID_VRS), HashUID()),
             Rule(UnnamedStandardAttributes(*TEXT_VRS), Clean()),
+            Rule(UnnamedStandardAttributes(*LOCATOR_VRS), Remove()),
+            Rule(UnknownStandardElements(), Remove()),
         ],
         name=SAFETY_NET_NAME,
     )

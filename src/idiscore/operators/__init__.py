@@ -17,6 +17,7 @@ from idiscore.operators.basic import (
     SetFixedValue,
 )
 from idiscore.operators.codes import StandardCodesOnly
+from idiscore.operators.safe_private import KeepAsDeclared
 from idiscore.operators.time_delta import TimeDeltaProvider
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Hash",
     "HashUID",
     "Keep",
+    "KeepAsDeclared",
     "Operator",
     "Remove",
     "Replace",

@@ -103,7 +103,13 @@ def _column_rules(column: str) -> tuple[Rule, ...]:
             operator = CleanStructuredContent()
         rules.append(Rule(identifier_for(pattern), operator))
     if column == "retain_safe_private":
-        rules.extend(Rule(ident, _operator("K")) for ident in safe_private_identifiers())
+        from idiscore.operators.safe_private import KeepAsDeclared
+
+        # kept only with the declared VR and a value that fits it
+        rules.extend(
+            Rule(PrivateBlockTagIdentifier.from_parts(group, creator, offset), KeepAsDeclared(vr))
+            for group, creator, offset, vr, _vm, _meaning in _tables.SAFE_PRIVATE
+        )
     if column == "basic":
         rules.extend(file_meta_rules())
         rules.extend(code_rules())
