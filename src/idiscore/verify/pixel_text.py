@@ -122,8 +122,7 @@ def _same_place(one: TextBox, other: TextBox) -> bool:
 def _centre_in(box: TextBox, around: TextBox) -> bool:
     column, row = box.x + box.width / 2, box.y + box.height / 2
     return (
-        around.x <= column < around.x + around.width
-        and around.y <= row < around.y + around.height
+        around.x <= column < around.x + around.width and around.y <= row < around.y + around.height
     )
 
 
