@@ -21,6 +21,7 @@ from idiscore.defaults import create_default_core
 from idiscore.pseudonyms import Pseudonymizer
 from idiscore.verify import VerifyOptions, run_verify
 from idiscore.verify.audit import PairResult
+from idiscore.verify.midib import AnswerCheck, score_outputs
 from idiscore.verify.pixel_text import ocr_engine, text_in_box
 
 pytestmark = pytest.mark.skipif(
@@ -174,3 +175,22 @@ def test_midi_b_pixels_hidden_by_ocr(tmp_path: Path) -> None:
     assert not text_in_box(pydicom.dcmread(strong / "image.dcm"), NAME_BOX, engine)
     # a box away from the text reads nothing, even where the text was left
     assert not text_in_box(pydicom.dcmread(weak / "image.dcm"), (150, 150, 250, 250), engine)
+
+
+def test_midi_b_scores_pixels_hidden_by_ocr_when_asked(tmp_path: Path) -> None:
+    """A box over picture but no text, left as it was: the pixel rule fails it (not blanked,
+    unchanged), OCR passes it (no token there); the box over the name fails either way."""
+    source, weak = run(tmp_path, no_text_detection(), image("grey", "NO"))
+    original = pydicom.dcmread(source / "image.dcm").SOPInstanceUID
+    uids = {original: pydicom.dcmread(weak / "image.dcm").SOPInstanceUID}
+
+    def hidden(box: tuple[int, int, int, int]) -> AnswerCheck:
+        spec = {"top_left": list(box[:2]), "bottom_right": list(box[2:])}
+        return AnswerCheck(original, "pixels_hidden", ((0x7FE00010, None),), "", json.dumps(spec))
+
+    checks = [hidden((150, 150, 250, 250)), hidden(NAME_BOX)]
+    originals = {original: source / "image.dcm"}
+    by_pixels = score_outputs(checks, weak, uids, {}, originals)
+    by_ocr = score_outputs(checks, weak, uids, {}, originals, ocr=ocr_engine(True))
+    assert by_pixels.by_action["pixels_hidden"] == [0, 2]
+    assert by_ocr.by_action["pixels_hidden"] == [1, 2]
