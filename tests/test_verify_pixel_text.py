@@ -194,3 +194,17 @@ def test_midi_b_scores_pixels_hidden_by_ocr_when_asked(tmp_path: Path) -> None:
     by_ocr = score_outputs(checks, weak, uids, {}, originals, ocr=ocr_engine(True))
     assert by_pixels.by_action["pixels_hidden"] == [0, 2]
     assert by_ocr.by_action["pixels_hidden"] == [1, 2]
+
+
+@pytest.mark.skipif(ocr_engine(None, "tesseract") is None, reason="needs tesseract")
+def test_tesseract_reads_the_leak_too(tmp_path: Path) -> None:
+    source, target = run(tmp_path, no_text_detection(), image("grey", "NO"))
+    options = VerifyOptions(dciodvfy=False, ocr=True, ocr_engine="tesseract")
+    summary = run_verify(source, target, options, keep_results=True)
+    assert summary.results is not None
+    assert pixel_leaks(summary.results[0])
+
+
+def test_no_ocr_asked_means_no_engine() -> None:
+    assert ocr_engine(False) is None
+    assert ocr_engine(None) == ocr_engine(True) == "rapidocr"
