@@ -94,8 +94,7 @@ def _adapt_legacy_inspect(method: Callable[[Any, Dataset], Any]) -> Callable[...
 def as_if_pixels_cleaned(dataset: Dataset) -> Dataset:
     """A shallow copy of ``dataset`` that says Burned In Annotation NO (the input is
     unchanged)."""
-    # imported here: idiscore.pixels imports PIXEL_FINDINGS from this module
-    from idiscore.pixels._dataset import put, shallow_copy
+    from idiscore.pixels._dataset import put, shallow_copy  # pixels import the steps
 
     view = shallow_copy(dataset)
     put(view, "BurnedInAnnotation", "CS", "NO")
