@@ -13,6 +13,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from idiscore.errors import MissingDependencyError
+
 __all__ = ["verify"]
 
 EXIT_CLEAN = 0
@@ -106,6 +108,20 @@ def midi_b_table(score: Any) -> Table:
     help="The run's mapping file (idiscore's, or MIDI-B uid_mapping.csv with "
     "patid_mapping.csv beside it), for --answer-key.",
 )
+@click.option(
+    "--ocr/--no-ocr",
+    "ocr",
+    default=None,
+    help="Read the outputs' pixels for identifying text, and judge MIDI-B pixels_hidden by "
+    "OCR (default: when a text engine is installed, idiscore[ocr]).",
+)
+@click.option(
+    "--ocr-engine",
+    type=click.Choice(["rapidocr", "tesseract"]),
+    default="rapidocr",
+    show_default=True,
+    help="The text engine for --ocr.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only the exit code and errors.")
 def verify(
     input_path: Path,
@@ -118,6 +134,8 @@ def verify(
     dciodvfy: bool | None,
     answer_key: Path | None,
     mapping: Path | None,
+    ocr: bool | None,
+    ocr_engine: str,
     quiet: bool,
 ) -> None:
     """Prove that nothing identifying leaked from INPUT into the de-identified OUTPUT.
@@ -126,10 +144,17 @@ def verify(
     institution and device strings, free text, private values) is looked for in the bytes of
     its output; UID references, the inserted attributes, the pixel data and (when installed)
     dciodvfy's verdict are checked too. Exit code 0: clean (values kept by a profile option
-    are listed, not counted as leaks); 1: a leak or a problem; 2: usage error.
+    are listed, not counted as leaks); 1: a leak or a problem; 2: usage error. With a text
+    engine installed, the pixels are read by OCR too (class pixel_text).
     """
     from idiscore.batch import default_workers
     from idiscore.verify import VerifyOptions, run_verify
+    from idiscore.verify.pixel_text import ocr_engine as engine_for
+
+    try:
+        engine = engine_for(ocr, ocr_engine)
+    except MissingDependencyError as error:
+        raise click.UsageError(str(error)) from None
 
     if answer_key is not None and mapping is None:
         raise click.UsageError("--answer-key needs --mapping (what each UID and ID became)")
@@ -146,6 +171,8 @@ def verify(
         profile=profile,
         dciodvfy=dciodvfy,
         previews=html is not None,
+        ocr=engine is not None,
+        ocr_engine=ocr_engine,
     )
     summary = run_verify(input_path, output, options, keep_results=html is not None)
     score = None
@@ -159,7 +186,12 @@ def verify(
 
         uids, patids = load_mappings(mapping)
         score = score_outputs(
-            read_answer_key(answer_key), output, uids, patids, originals_by_instance(input_path)
+            read_answer_key(answer_key),
+            output,
+            uids,
+            patids,
+            originals_by_instance(input_path),
+            ocr=engine,
         )
         summary.midi_b = score.record()
     if html is not None:

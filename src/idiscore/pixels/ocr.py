@@ -377,14 +377,12 @@ def _kept(box: TextBox, detection: TextDetection, phi: PhiText | None, tallest: 
     return phi is None or phi.is_identifying(box.text)
 
 
-def find_text(
-    dataset: Dataset,
-    layout: PixelLayout,
-    syntax: UID,
-    detection: TextDetection,
-    identifying_values: Iterable[str] = (),
-) -> TextFindings:
-    """Find the text to blank on every frame of ``dataset`` (see the module docstring)."""
+def read_text(
+    dataset: Dataset, layout: PixelLayout, syntax: UID, detection: TextDetection
+) -> tuple[list[tuple[TextBox, tuple[int, ...] | None]], int]:
+    """Every box the engine reads on the frames of ``dataset``, with the frames it was read
+    on (None: the static part, every frame), unfiltered; and the detector runs it took
+    (0 when the same pixels were read before). The boxes' text is PHI."""
     frames = viewable_frames(dataset, layout, syntax)
     factor = upscale_factor(layout.rows, layout.columns, detection.min_side)
     tolerance = _LOSSY_TOLERANCE if lossy(dataset, syntax) else 0
@@ -399,6 +397,24 @@ def find_text(
             while len(_REMEMBERED) >= _REMEMBERED_SIZE:
                 del _REMEMBERED[next(iter(_REMEMBERED))]
             _REMEMBERED[key] = remembered
+    return remembered, runs
+
+
+def legible(box: TextBox, detection: TextDetection, layout: PixelLayout) -> bool:
+    """True for a box that reads as a line of text (confidence, letters, not too tall)."""
+    tallest = max(_MIN_TALLEST_TEXT, layout.rows // 3)
+    return box.height <= tallest and is_text(box, detection.confidence_floor)
+
+
+def find_text(
+    dataset: Dataset,
+    layout: PixelLayout,
+    syntax: UID,
+    detection: TextDetection,
+    identifying_values: Iterable[str] = (),
+) -> TextFindings:
+    """Find the text to blank on every frame of ``dataset`` (see the module docstring)."""
+    remembered, runs = read_text(dataset, layout, syntax, detection)
     tallest = max(_MIN_TALLEST_TEXT, layout.rows // 3)
     phi = PhiText(identifying_values) if detection.mode == "phi" else None
     boxes: list[FoundBox] = []
@@ -454,6 +470,8 @@ __all__ = [
     "find_text",
     "forget_text_results",
     "is_text",
+    "legible",
     "merge_regions",
+    "read_text",
     "viewable_frames",
 ]

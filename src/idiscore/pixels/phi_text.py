@@ -60,13 +60,18 @@ class PhiText:
         self._long = tuple(sorted(long))
         self._short = frozenset(short)
 
-    def is_identifying(self, text: str) -> bool:
+    def holds_value(self, text: str) -> bool:
+        """True when ``text`` contains one of the identifying values (not a mere shape)."""
         key = _normalised(text)
         if any(value in key for value in self._long):
             return True
         words = [_normalised(word) for word in text.split()]
-        if self._short and any(word in self._short for word in words):
+        return bool(self._short) and any(word in self._short for word in words)
+
+    def is_identifying(self, text: str) -> bool:
+        if self.holds_value(text):
             return True
+        words = [_normalised(word) for word in text.split()]
         if any(sum(c.isdigit() for c in word) >= _MIN_DIGITS for word in words):
             return True
         return bool(pattern_spans(text))

@@ -158,6 +158,8 @@ class PairVerifier:
         profile: the profile in force; None: read it from each output's method codes.
         dciodvfy: run dciodvfy on input and output (None: when it is installed).
         previews: keep thumbnails for the HTML report.
+        ocr: the text engine that reads the output's pixels for identifying text
+            (:mod:`idiscore.verify.pixel_text`), or None: the pixels are not read.
     """
 
     def __init__(
@@ -166,6 +168,7 @@ class PairVerifier:
         *,
         dciodvfy: bool | None = None,
         previews: bool = False,
+        ocr: str | None = None,
     ) -> None:
         found = shutil.which(_DCIODVFY)
         if dciodvfy and found is None:
@@ -173,6 +176,7 @@ class PairVerifier:
         self.dciodvfy = found if (dciodvfy is None or dciodvfy) else None
         self.profile = profile
         self.previews = previews
+        self.ocr = ocr
 
     def __call__(self, task: PairTask) -> PairResult:
         start = time.perf_counter()
@@ -222,6 +226,8 @@ class PairVerifier:
         hits = find_values(output_bytes, values, encodings_of(output), skip)
         profile = self.profile if self.profile is not None else applied_profile(output)
         self._judge(hits, spans, profile, result)
+        if self.ocr is not None:
+            _check_pixel_text(output, collected, self.ocr, result)
         _check_insertions(output, result)
         self._check_pixels(original, original_bytes, output, output_bytes, spans, result)
         if self.dciodvfy is not None:
@@ -280,6 +286,19 @@ class PairVerifier:
         unchanged = original_bytes[before[0] : before[1]] == output_bytes[after[0] : after[1]]
         if not unchanged and same_syntax:
             result.problems.append("the pixel data changed, but no pixel cleaning is recorded")
+
+
+def _check_pixel_text(
+    output: Dataset, collected: Collected, engine: str, result: PairResult
+) -> None:
+    from idiscore.verify.pixel_text import pixel_text_leaks
+
+    try:
+        result.leaks.extend(pixel_text_leaks(output, collected.values, engine))
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except Exception as exc:  # unreadable pixels are a problem, not the end of the audit
+        result.problems.append(f"cannot read the pixels' text: {type(exc).__name__}")
 
 
 def _kept_by(span: ElementSpan, where: str, kind: str, profile: Profile) -> str | None:

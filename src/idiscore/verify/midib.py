@@ -38,9 +38,10 @@ de-identifier with public rules. What this module relies on, from its validation
   ``tcia``); ``text_retained`` the first of the ``tcia_*`` columns. A score is passed / total.
 
 Our own approximations: words are split on anything that is not a letter or a digit and
-English stop words are ignored (the script uses NLTK); ``pixels_hidden`` is judged without
-OCR -- the box passes when its pixels in the output are all one value (blanked) or no longer
-those of the input.
+English stop words are ignored (the script uses NLTK); ``pixels_hidden`` is judged by OCR
+when a text engine is installed (the box passes when no legible text is read with its centre
+in it, :func:`idiscore.verify.pixel_text.text_in_box`), else without OCR -- the box passes when
+its pixels in the output are all one value (blanked) or no longer those of the input.
 """
 
 from __future__ import annotations
@@ -383,9 +384,15 @@ def _text(element: Any) -> str:
     return str(value).strip()
 
 
-def _box_hidden(check: AnswerCheck, original: Dataset | None, output: Dataset) -> bool:
+def _box_hidden(
+    check: AnswerCheck, original: Dataset | None, output: Dataset, ocr: str | None = None
+) -> bool:
     spec = json.loads(check.action_text)
     (x0, y0), (x1, y1) = spec["top_left"], spec["bottom_right"]
+    if ocr is not None:
+        from idiscore.verify.pixel_text import text_in_box
+
+        return not text_in_box(output, (int(x0), int(y0), int(x1), int(y1)), ocr)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         after = np.asarray(output.pixel_array)
@@ -407,6 +414,7 @@ def _judge(
     uids: dict[str, str],
     patids: dict[str, str],
     original: Dataset | None = None,
+    ocr: str | None = None,
 ) -> tuple[bool, str]:
     """Whether ``output`` (None: missing) passes ``check``, and why not."""
     if output is None:
@@ -433,7 +441,7 @@ def _judge(
         digest = hashlib.md5(data).hexdigest() if isinstance(data, bytes) else ""
         return digest == check.action_text.strip().lower(), "the pixel data changed"
     if action == "pixels_hidden":
-        return _box_hidden(check, original, output), "the box was not blanked"
+        return _box_hidden(check, original, output, ocr), "the box was not blanked"
     return False, "unknown action"
 
 
@@ -472,11 +480,14 @@ def score_outputs(
     uids: dict[str, str],
     patids: dict[str, str],
     originals: dict[str, Path] | None = None,
+    *,
+    ocr: str | None = None,
 ) -> Score:
     """Score the outputs below ``output`` against the answer key's checks.
 
     ``uids``/``patids``: what each original UID / Patient ID became (the run's mapping);
-    ``originals``: original SOP Instance UID -> input file, for ``pixels_hidden``.
+    ``originals``: original SOP Instance UID -> input file, for ``pixels_hidden``;
+    ``ocr``: the text engine that judges ``pixels_hidden`` (None: by the pixels alone).
     """
     by_sop: dict[str, _Output] = {}
     by_series: dict[str, list[_Output]] = {}
@@ -512,7 +523,7 @@ def score_outputs(
             passed, why = _judge(check, None, uids, patids)
             score.add(check, passed, why)
         for target in targets:
-            passed, why = _judge(check, load(target), uids, patids, original)
+            passed, why = _judge(check, load(target), uids, patids, original, ocr)
             score.add(check, passed, why)
     return score
 

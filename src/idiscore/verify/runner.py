@@ -53,6 +53,9 @@ class VerifyOptions:
         profile: the profile in force; None: what each output records.
         dciodvfy: compare dciodvfy's errors (None: when installed).
         previews: keep thumbnails for the HTML report.
+        ocr: read the outputs' pixels for identifying text (None: when a text engine is
+            installed; True without one: MissingDependencyError).
+        ocr_engine: the text engine (``rapidocr`` or ``tesseract``).
     """
 
     run_report: Path | None = None
@@ -61,6 +64,8 @@ class VerifyOptions:
     profile: Profile | None = None
     dciodvfy: bool | None = None
     previews: bool = False
+    ocr: bool | None = None
+    ocr_engine: str = "rapidocr"
 
 
 @dataclass
@@ -209,7 +214,14 @@ def run_verify(
     for path in (input_path, output):
         if not os.path.exists(path):
             raise ConfigurationError(f"{os.fspath(path)!r} does not exist")
-    verifier = PairVerifier(options.profile, dciodvfy=options.dciodvfy, previews=options.previews)
+    from idiscore.verify.pixel_text import ocr_engine
+
+    verifier = PairVerifier(
+        options.profile,
+        dciodvfy=options.dciodvfy,
+        previews=options.previews,
+        ocr=ocr_engine(options.ocr, options.ocr_engine),
+    )
     engine: Any
     if options.workers <= 1:
         engine = InProcessEngine(verifier)
