@@ -111,7 +111,7 @@ def test_the_api_raises_only_idiscore_errors_that_quote_no_value(
                     if api == "deidentify_file":
                         core.deidentify_file(path, destination)
                     else:
-                        lines = _explanation(Path(path), core, False)
+                        lines, _dataset, _output = _explanation(Path(path), core, False)
                         quoting += [path for line in lines if MARKER in line][:1]
                     outcomes["ok"] += 1
                 except IDISCoreError as exc:

@@ -76,13 +76,19 @@ def test_plain_node_refuses_an_ae_not_on_the_list(tmp_path: Path) -> None:
         wait_for(lambda: len(files_in(output)) == 1, 20, "not stored")
 
 
+GRAYSCALE_SOFTCOPY_PRESENTATION_STATE = "1.2.840.10008.5.1.4.1.1.11.1"
+
+
 def test_rejected_dataset_is_quarantined_and_reported(tmp_path: Path) -> None:
     require("storescu")
     key = write_key(tmp_path)
     files = write_series(tmp_path / "in", "CT", 3)
-    burned = pydicom.dcmread(files[1])
-    burned.BurnedInAnnotation = "YES"  # no location rule can clean it: the bouncer refuses
-    burned.save_as(files[1])
+    # a presentation state: the key object / presentation state bouncer refuses it (burned-in
+    # text would not do: the default core finds and blanks it when the ocr extra is there)
+    refused = pydicom.dcmread(files[1])
+    refused.SOPClassUID = GRAYSCALE_SOFTCOPY_PRESENTATION_STATE
+    refused.file_meta.MediaStorageSOPClassUID = GRAYSCALE_SOFTCOPY_PRESENTATION_STATE
+    refused.save_as(files[1])
     output, report, spool = tmp_path / "out", tmp_path / "node.jsonl", tmp_path / "spool"
     port = free_port()
     with node(spool, port, key, "--output", str(output), "--report", str(report)):
@@ -99,7 +105,7 @@ def test_rejected_dataset_is_quarantined_and_reported(tmp_path: Path) -> None:
     assert len(rejected) == 1 and rejected[0]["bouncer"]
     quarantined = Path(str(rejected[0]["quarantine"]))
     assert quarantined.parent == spool / "quarantine" / "rejected"
-    assert pydicom.dcmread(quarantined).SOPInstanceUID == burned.SOPInstanceUID  # as received
+    assert pydicom.dcmread(quarantined).SOPInstanceUID == refused.SOPInstanceUID  # as received
     record = json.loads(quarantined.with_suffix(".json").read_text())
     assert record["reason"] == rejected[0]["reason"]
     assert len(files_in(output)) == 2

@@ -133,7 +133,10 @@ def check_complete(dataset: Dataset, syntax: UID, frames: int) -> None:
             generate_frames(dataset.PixelData, number_of_frames=frames, extended_offsets=offsets)
         )
     except Exception as error:
-        raise fail(f"{syntax.name} pixel data could not be decoded: {error}") from error
+        # the decoder's message is not quoted (it may quote values): its type is
+        raise fail(
+            f"{syntax.name} pixel data could not be decoded ({type(error).__name__})"
+        ) from None
     if len(encoded) != frames:
         raise fail(f"{syntax.name} pixel data holds {len(encoded)} frame(s), not {frames}")
     for index, frame in enumerate(encoded):
@@ -157,7 +160,10 @@ def _frames(dataset: Dataset, syntax: UID) -> Iterator[tuple[np.ndarray, dict[st
     except PixelDataProcessingError:
         raise
     except Exception as error:
-        raise fail(f"{syntax.name} pixel data could not be decoded: {error}") from error
+        # the decoder's message is not quoted (it may quote values): its type is
+        raise fail(
+            f"{syntax.name} pixel data could not be decoded ({type(error).__name__})"
+        ) from None
 
 
 def _encoder_options(layout: PixelLayout) -> dict[str, Any]:

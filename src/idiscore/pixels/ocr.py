@@ -195,7 +195,10 @@ def _decoded(dataset: Dataset, syntax: UID) -> tuple[np.ndarray, str]:
     try:
         array, meta = decoder.as_array(dataset, raw=False)
     except Exception as error:
-        raise fail(f"{syntax.name} pixel data could not be decoded: {error}") from error
+        # the decoder's message is not quoted (it may quote values): its type is
+        raise fail(
+            f"{syntax.name} pixel data could not be decoded ({type(error).__name__})"
+        ) from None
     photometric = str(meta.get("photometric_interpretation", "")).strip().upper()
     return array, photometric
 
