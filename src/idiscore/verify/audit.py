@@ -301,6 +301,12 @@ def _check_pixel_text(
         result.problems.append(f"cannot read the pixels' text: {type(exc).__name__}")
 
 
+#: The attributes the insertions step writes (top level), where only idiscore's text is.
+_INSERTED = frozenset({"(0012,0062)", "(0012,0063)", "(0012,0064)", "(0028,0301)", "(0028,0303)"})
+#: What a weak value found in those attributes is listed as (kept, not a leak).
+INSERTED = "inserted by idiscore (de-identification method)"
+
+
 def _kept_by(span: ElementSpan, where: str, kind: str, profile: Profile) -> str | None:
     """The option that keeps the element ``span`` on purpose, or None (a leak).
 
@@ -311,6 +317,10 @@ def _kept_by(span: ElementSpan, where: str, kind: str, profile: Profile) -> str 
     """
     if where.startswith("meta:"):
         return None
+    if where[:11] in _INSERTED and kind not in _STRONG:
+        # idiscore's own words (method description and codes): a common word of the input
+        # found there came from idiscore, not from the input
+        return INSERTED
     rule = profile.compiled.lookup(span.tag, span.creator)
     if rule is None:
         standard = not (span.tag >> 16) & 1

@@ -37,6 +37,7 @@ from pydicom.valuerep import PersonName
 
 from idiscore.fileio import dictionary_vr
 from idiscore.operators.cleaning import clean_text, default_vocabulary, identifying_values
+from idiscore.operators.codes import is_standard_code
 from idiscore.profile import CompiledRules, Profile
 
 __all__ = [
@@ -60,6 +61,22 @@ _PRINTABLE = re.compile(rb"[\x20-\x7e]{4,}")
 #: file meta elements that describe the writing software, not the patient
 _META_SKIPPED = frozenset({0x00020001, 0x00020002, 0x00020010, 0x00020012, 0x00020013})
 _PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
+#: Code Value, Coding Scheme Designator and Version, Code Meaning, Long and URN Code Value
+_CODE_TAGS = frozenset({0x00080100, 0x00080102, 0x00080103, 0x00080104, 0x00080119, 0x00080120})
+
+
+def _standard_code_item(dataset: Dataset) -> bool:
+    """A code item whose code is a standard one with its standard meaning: the profile
+    keeps it on purpose (idiscore.operators.codes), so its words identify no one."""
+    try:
+        value = dataset.get("CodeValue") or dataset.get("LongCodeValue") or ""
+        scheme = dataset.get("CodingSchemeDesignator") or ""
+        meaning = dataset.get("CodeMeaning") or ""
+        return is_standard_code(str(scheme), str(value), str(meaning))
+    except Exception:  # an undecodable value: not a standard code
+        return False
+
+
 _REFERENCED_SOP_INSTANCE = 0x00081155
 _UNDEFINED = 0xFFFFFFFF
 _KIND_WORDS = (
@@ -169,9 +186,12 @@ class _Collector:
         self.found.setdefault(text.lower(), IdentifyingValue(text, kind))
 
     def walk(self, dataset: Dataset, *, meta: bool = False) -> None:
+        standard_code = not meta and 0x00080104 in dataset._dict and _standard_code_item(dataset)
         for key in list(dataset.keys()):
             tag = int(key)
             if tag in _PIXEL_TAGS or (meta and tag in _META_SKIPPED):
+                continue
+            if standard_code and tag in _CODE_TAGS:
                 continue
             raw = dataset.get_item(key)
             vr = raw.VR or dictionary_vr(tag)
