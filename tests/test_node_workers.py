@@ -125,7 +125,10 @@ def test_two_workers_forward_what_the_cli_makes_and_survive_a_killed_worker(
         assert comparable(ds) == comparable(expected[uid]), uid
     events = [line["event"] for line in report_lines(report)]
     assert events.count("forwarded") == events.count("done") == len(study)
-    assert "failed" not in events  # the killed worker's instance was done again, alone
+    # the instance in flight in the killed worker is done again, alone; under load its first
+    # attempt can be reported failed once before that (it is still done and forwarded once,
+    # as checked above, and nothing stays in quarantine, as checked below)
+    assert events.count("failed") <= 1
     assert not files_in(spool / "incoming") and not files_in(spool / "outbound")
     assert not files_in(spool / "quarantine")
 
