@@ -47,7 +47,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from idiscore.batch.engines import CHUNKS_PER_WORKER, Engine
+from idiscore.batch.engines import CHUNKS_PER_WORKER, ChunkSizer, Engine
 from idiscore.errors import ConfigurationError, MissingDependencyError
 
 try:
@@ -173,7 +173,7 @@ class DaskEngine(Engine[T, R]):
         self.on_discard = on_discard
         self.drain_seconds = drain_seconds
         self.worker_key_file = worker_key_file
-        self._seconds_per_task: float | None = None
+        self._sizer = ChunkSizer(chunk_size, CHUNK_SECONDS, MAX_CHUNK)
 
     def bind(
         self,
@@ -191,18 +191,6 @@ class DaskEngine(Engine[T, R]):
     def _threads(self) -> int:
         workers = self.client.scheduler_info().get("workers", {})
         return max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
-
-    def _next_chunk_size(self) -> int:
-        if self.chunk_size is not None:
-            return self.chunk_size
-        if self._seconds_per_task is None:
-            return 1
-        return max(1, min(MAX_CHUNK, int(CHUNK_SECONDS / max(self._seconds_per_task, 1e-6))))
-
-    def _learn(self, tasks: int, seconds: float) -> None:
-        per_task = seconds / max(tasks, 1)
-        previous = self._seconds_per_task
-        self._seconds_per_task = per_task if previous is None else 0.7 * previous + 0.3 * per_task
 
     def run(self, tasks: Iterable[T]) -> Iterator[tuple[T, R]]:
         require_dask()
@@ -235,7 +223,7 @@ class DaskEngine(Engine[T, R]):
         try:
             while True:
                 while not exhausted and len(window) < max_chunks and in_flight < max_in_flight:
-                    size = min(self._next_chunk_size(), max_in_flight - in_flight)
+                    size = min(self._sizer.next(), max_in_flight - in_flight)
                     chunk = [task for _, task in zip(range(size), iterator, strict=False)]
                     if len(chunk) < size:
                         exhausted = True
@@ -257,7 +245,7 @@ class DaskEngine(Engine[T, R]):
                     continue
                 window.popleft()
                 in_flight -= len(chunk)
-                self._learn(len(chunk), seconds)
+                self._sizer.learn(len(chunk), seconds)
                 yield from self._hand_out(chunk, results)
         finally:
             self._drain(window)

@@ -54,7 +54,7 @@ from concurrent.futures import wait as wait_for_futures
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Engine", "InProcessEngine", "ProcessPoolEngine", "default_workers"]
+__all__ = ["ChunkSizer", "Engine", "InProcessEngine", "ProcessPoolEngine", "default_workers"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -66,6 +66,34 @@ _InFlight = tuple[list[T], "Future[tuple[list[R], float]]"]
 CHUNK_SECONDS = 0.05
 #: the largest adaptive chunk
 MAX_CHUNK = 32
+
+
+class ChunkSizer:
+    """How many tasks go in the next chunk: ``fixed``, or as many as take about ``target``
+    seconds by a moving average of the time a task took so far (1 before anything is
+    measured), at most ``largest``. The engines share it."""
+
+    __slots__ = ("fixed", "largest", "seconds_per_task", "target")
+
+    def __init__(self, fixed: int | None, target: float, largest: int) -> None:
+        self.fixed = fixed
+        self.target = target
+        self.largest = largest
+        self.seconds_per_task: float | None = None
+
+    def next(self) -> int:
+        if self.fixed is not None:
+            return self.fixed
+        if self.seconds_per_task is None:
+            return 1
+        return max(1, min(self.largest, int(self.target / max(self.seconds_per_task, 1e-6))))
+
+    def learn(self, tasks: int, seconds: float) -> None:
+        per_task = seconds / max(tasks, 1)
+        previous = self.seconds_per_task
+        self.seconds_per_task = per_task if previous is None else 0.7 * previous + 0.3 * per_task
+
+
 #: chunks in flight per worker: one running, two queued
 CHUNKS_PER_WORKER = 3
 
@@ -196,7 +224,7 @@ class ProcessPoolEngine(Engine[T, R]):
         self.on_discard = on_discard
         self.start_method = start_method
         self._pickled = pickle.dumps(function)
-        self._seconds_per_task: float | None = None
+        self._sizer = ChunkSizer(chunk_size, CHUNK_SECONDS, MAX_CHUNK)
         self._kept: ProcessPoolExecutor | None = None
 
     def open(self) -> None:
@@ -250,16 +278,7 @@ class ProcessPoolEngine(Engine[T, R]):
         return pool
 
     def _next_chunk_size(self) -> int:
-        if self.chunk_size is not None:
-            return self.chunk_size
-        if self._seconds_per_task is None:
-            return 1
-        return max(1, min(MAX_CHUNK, int(CHUNK_SECONDS / max(self._seconds_per_task, 1e-6))))
-
-    def _learn(self, tasks: int, seconds: float) -> None:
-        per_task = seconds / max(tasks, 1)
-        previous = self._seconds_per_task
-        self._seconds_per_task = per_task if previous is None else 0.7 * previous + 0.3 * per_task
+        return self._sizer.next()
 
     def run(self, tasks: Iterable[T]) -> Iterator[tuple[T, R]]:
         keep = self._kept is not None
@@ -306,7 +325,7 @@ class ProcessPoolEngine(Engine[T, R]):
                     continue
                 window.popleft()
                 in_flight -= len(chunk)
-                self._learn(len(chunk), seconds)
+                self._sizer.learn(len(chunk), seconds)
                 yield from self._hand_out(chunk, results)
         finally:
             for _chunk, future in window:
