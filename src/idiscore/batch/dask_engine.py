@@ -47,7 +47,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from idiscore.batch.engines import CHUNKS_PER_WORKER, ChunkSizer, Engine
+from idiscore.batch.engines import CHUNKS_PER_WORKER, ChunkSizer, Engine, hand_out
 from idiscore.errors import ConfigurationError, MissingDependencyError
 
 try:
@@ -271,12 +271,7 @@ class DaskEngine(Engine[T, R]):
         return self.on_crash(task)
 
     def _hand_out(self, chunk: list[T], results: list[R]) -> Iterator[tuple[T, R]]:
-        remaining = deque(results)
-        try:
-            for task in chunk:
-                yield task, remaining.popleft()
-        finally:
-            self._discard(remaining)
+        return hand_out(chunk, results, self._discard)
 
     def _discard(self, results: Iterable[R]) -> None:
         if self.on_discard is not None:

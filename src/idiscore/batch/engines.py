@@ -54,7 +54,14 @@ from concurrent.futures import wait as wait_for_futures
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Generic, TypeVar
 
-__all__ = ["ChunkSizer", "Engine", "InProcessEngine", "ProcessPoolEngine", "default_workers"]
+__all__ = [
+    "ChunkSizer",
+    "Engine",
+    "InProcessEngine",
+    "ProcessPoolEngine",
+    "default_workers",
+    "hand_out",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -66,6 +73,19 @@ _InFlight = tuple[list[T], "Future[tuple[list[R], float]]"]
 CHUNK_SECONDS = 0.05
 #: the largest adaptive chunk
 MAX_CHUNK = 32
+
+
+def hand_out(
+    chunk: list[T], results: list[R], discard: Callable[[Iterable[R]], None]
+) -> Iterator[tuple[T, R]]:
+    """Yield a chunk's tasks with their results; the results never yielded (the consumer
+    stopped) go to ``discard``. The engines share it."""
+    remaining = deque(results)
+    try:
+        for task in chunk:
+            yield task, remaining.popleft()
+    finally:
+        discard(remaining)
 
 
 class ChunkSizer:
@@ -337,13 +357,7 @@ class ProcessPoolEngine(Engine[T, R]):
             self._discard_finished(window)
 
     def _hand_out(self, chunk: list[T], results: list[R]) -> Iterator[tuple[T, R]]:
-        """Yield a chunk's results; those never yielded (the consumer stopped) are discarded."""
-        remaining = deque(results)
-        try:
-            for task in chunk:
-                yield task, remaining.popleft()
-        finally:
-            self._discard(remaining)
+        return hand_out(chunk, results, self._discard)
 
     def _discard(self, results: Iterable[R]) -> None:
         if self.on_discard is not None:
