@@ -661,6 +661,20 @@ Z_TAGS = [
     (0x00200010, "SH"),  # StudyID
     (0x00181008, "LO"),  # GantryID (kept)
 ]
+#: Safe private elements of the default profile: (creator tag, creator, tag, declared VR).
+SAFE_PRIVATE = [
+    (0x00190010, b"GEMS_ACQU_01", 0x00191023, "DS"),
+    (0x00190010, b"GEMS_ACQU_01", 0x00191024, "DS"),
+    (0x20010010, b"Philips Imaging DD 001", 0x20011002, "IS"),
+    (0x20010010, b"Philips Imaging DD 001", 0x20011005, "SS"),
+    (0x01E10010, b"ELSCINT1", 0x01E11026, "CS"),
+]
+PRIVATE_VALUES = st.sampled_from(
+    [
+        *(b"", b"1.5", b"1.5\\2 ", b" 3", b"-12", b"1e5", b"abc", b"M\xfcller", b"\x00\x00"),
+        *(b"ORIGINAL", b"A_B ", b"1,5", b"\x01\x02\x03\x04", b"Smith^Jane"),
+    ]
+)
 _LONG = {"OB", "OW", "SQ", "UN", "UC", "UR", "UT"}
 
 
@@ -704,6 +718,14 @@ def raw_files(draw: st.DrawFn) -> bytes:
     for tag, vr in Z_TAGS:
         if draw(st.booleans()):
             elements.append((tag, vr_of(vr), draw(Z_VALUES)))
+    # safe private elements (kept when the value fits the declared VR), read with the
+    # declared VR, another one, or UN
+    for creator_tag, creator, tag, vr in SAFE_PRIVATE:
+        if draw(st.booleans()):
+            if (creator_tag, "LO", creator) not in elements:
+                elements.append((creator_tag, "LO", creator))
+            read_as = vr_of(draw(st.sampled_from([vr, vr, "LO", "CS"])))
+            elements.append((tag, read_as, draw(PRIVATE_VALUES)))
     # the sequence as SQ, or (PS3.5 6.2.2) as explicit UN holding Implicit VR Little
     # Endian items; of defined or undefined length
     as_un = not implicit and draw(st.booleans())

@@ -7,19 +7,38 @@ values, streamed values in :meth:`Core.deidentify`.
 
 from __future__ import annotations
 
+import copy
+import io
+import warnings
+from pathlib import Path
+
 import pydicom
 import pytest
+from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.tag import BaseTag
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from idiscore import cleaning, core, pseudonyms
-from idiscore.defaults import create_default_core
+from idiscore.core import Core, Profile
+from idiscore.defaults import create_default_core, get_dicom_rule_sets
 from idiscore.fileio import FileWindow
+from idiscore.insertions import StandardInsertions, applied_codes
 from idiscore.operators import basic
 from idiscore.operators.values import new_dataset
+from idiscore.pixels._dataset import read_value
 from idiscore.pseudonyms import Pseudonymizer
+from idiscore.rules import RuleSet
+from idiscore.steps import DeidentificationInfo
 
-from factories import assert_unchanged, file_dataset, pydicom_bytes, snapshot, sop_dataset
+from factories import (
+    assert_same_bytes,
+    assert_unchanged,
+    file_dataset,
+    pydicom_bytes,
+    snapshot,
+    sop_dataset,
+)
 
 
 @pytest.mark.parametrize("encoding", ["iso8859", ["iso8859", "iso2022_jp"]])
@@ -62,6 +81,32 @@ def test_remembered_clean_results_equal_fresh_ones() -> None:
         core._CLEAN_CACHE.clear()
         cleaning._IDENTITY_CACHE.clear()
     assert warm == cold
+
+
+@pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+def test_remembered_clean_results_of_codes_and_names_equal_the_operators(syntax: str) -> None:
+    """Clean on AE (and CS, AS, PN) gives the dummy of Replace, one per value: remembered
+    by raw value like free text, it must give what the operator gives."""
+    deidentifier = create_default_core()
+    slow = create_default_core()
+    slow.raw_fast_paths = False
+    rule = deidentifier._rules.lookup(0x00400241, None)  # PerformedStationAETitle
+    assert rule is not None and type(rule.operation) is basic.Clean
+    titles = ["CT01", "CT01\\CT02", "", "CT01", "CT01\\CT02", "STATION_A"]
+
+    def dataset(title: str) -> pydicom.FileDataset:
+        ds = sop_dataset(PerformedStationAETitle=title)
+        ds.file_meta.TransferSyntaxUID = syntax
+        return file_dataset(ds)
+
+    core._CLEAN_CACHE.clear()
+    warm = [deidentifier.deidentify(dataset(title)) for title in titles]
+    for title, output in zip(titles, warm, strict=True):
+        reference = slow.deidentify(dataset(title))
+        assert_same_bytes(pydicom_bytes(reference), pydicom_bytes(output))
+        element = output["PerformedStationAETitle"]
+        assert (len(title.split("\\")) if title else 0) == element.VM
+        assert "CT0" not in str(element.value) and "STATION" not in str(element.value)
 
 
 def test_a_remembered_clean_result_is_not_reused_for_another_patient() -> None:
@@ -240,3 +285,165 @@ def test_caches_stay_within_their_sizes_and_overflowing_them_changes_nothing(
         assert len(tight.pseudonymizer._uids) <= 4
     assert squeezed == roomy
     assert basic._cached_clean.cache_info().maxsize is not None  # an LRU, bounded
+
+
+# -- the inserted attributes, encoded once per profile and encoding ----------------------
+
+_ENCODINGS = {
+    "implicit little": (True, True, ImplicitVRLittleEndian),
+    "explicit little": (False, True, ExplicitVRLittleEndian),
+    "explicit big": (False, False, ExplicitVRBigEndian),
+}
+
+
+def _in_encoding(ds: Dataset, syntax: str) -> pydicom.FileDataset:
+    ds.file_meta.TransferSyntaxUID = syntax
+    return file_dataset(ds)
+
+
+@pytest.mark.parametrize("pixels_cleaned", [False, True])
+@pytest.mark.parametrize("encoding", list(_ENCODINGS))
+def test_encoded_insertions_are_the_elements_insertions_yield(
+    encoding: str, pixels_cleaned: bool
+) -> None:
+    implicit, little, _syntax = _ENCODINGS[encoding]
+    profile = create_default_core().profile
+    info = DeidentificationInfo(profile=profile, pixels_cleaned=pixels_cleaned)
+    insertions = StandardInsertions()
+    expected = list(insertions.elements(Dataset(), info))
+    raw = insertions.encoded_elements(info, implicit, little)
+    assert raw is not None
+    assert [int(e.tag) for e in raw] == sorted(int(e.tag) for e in expected)
+    decoded = Dataset()
+    decoded.set_original_encoding(implicit, little, None)
+    for element in raw:
+        assert type(element) is RawDataElement
+        assert (element.is_implicit_VR, element.is_little_endian) == (implicit, little)
+        decoded._dict[element.tag] = element
+    for element in expected:
+        got = decoded[element.tag]  # pydicom decodes the raw element
+        assert got.VR == element.VR
+        assert got.value == element.value, element
+    codes = [
+        (item.CodingSchemeDesignator, item.CodeValue, item.CodeMeaning)
+        for item in decoded.DeidentificationMethodCodeSequence
+    ]
+    assert codes == applied_codes(profile, pixels_cleaned)
+    assert ("BurnedInAnnotation" in decoded) is pixels_cleaned
+
+
+@pytest.mark.parametrize("encoding", list(_ENCODINGS))
+def test_outputs_with_encoded_insertions_are_written_as_pydicom_writes_them(
+    encoding: str, tmp_path: Path
+) -> None:
+    _implicit, _little, syntax = _ENCODINGS[encoding]
+    source = tmp_path / "in.dcm"
+    _in_encoding(sop_dataset(), syntax).save_as(source)
+    core = create_default_core()
+    written = tmp_path / "out.dcm"
+    output = core.deidentify_file(source, written)
+    # the inserted elements are shared raw elements; written, they are what pydicom
+    # writes for the decoded values
+    assert type(output._dict[BaseTag(0x00120064)]) is RawDataElement
+    decoded = copy.deepcopy(pydicom.dcmread(written))
+    for element in decoded.iterall():
+        _ = element.value
+    assert_same_bytes(pydicom_bytes(decoded), written.read_bytes())
+    again = pydicom.dcmread(written)
+    assert again.PatientIdentityRemoved == "YES"
+    assert len(again.DeidentificationMethodCodeSequence) == len(applied_codes(core.profile))
+
+
+def test_outputs_share_no_inserted_value_a_caller_can_change() -> None:
+    core = create_default_core()
+    first = core.deidentify(file_dataset(sop_dataset()))
+    second = core.deidentify(file_dataset(sop_dataset(PatientID="OTHER")))
+    first.DeidentificationMethodCodeSequence[0].CodeValue = "CHANGED"
+    first.DeidentificationMethod = "changed"
+    first.PatientIdentityRemoved = "NO"
+    third = core.deidentify(file_dataset(sop_dataset()))
+    for other in (second, third):
+        assert other.DeidentificationMethodCodeSequence[0].CodeValue != "CHANGED"
+        assert other.DeidentificationMethod != "changed"
+        assert other.PatientIdentityRemoved == "YES"
+
+
+def test_a_method_text_that_is_not_ascii_is_inserted_decoded() -> None:
+    sets = get_dicom_rule_sets()
+    profile = Profile(rule_sets=[sets.basic_profile, RuleSet(rules=[], name="Röntgen Zürich")])
+    info = DeidentificationInfo(profile=profile, pixels_cleaned=False)
+    assert StandardInsertions().encoded_elements(info, False, True) is None
+    core = Core(profile, insertions=[StandardInsertions()])
+    ds = sop_dataset()
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    output = core.deidentify(file_dataset(ds))
+    assert "Röntgen Zürich" in output.DeidentificationMethod
+    assert "Röntgen Zürich" in pydicom.dcmread(io.BytesIO(_saved(output))).DeidentificationMethod
+
+
+def _saved(output: Dataset) -> bytes:
+    buffer = io.BytesIO()
+    output.save_as(buffer)
+    return buffer.getvalue()
+
+
+# -- remembered header values (the bouncers' and the pixel step's reads) -----------------
+
+
+def _raw_file(syntax: str = ExplicitVRLittleEndian, **values: object) -> pydicom.FileDataset:
+    ds = sop_dataset()
+    for keyword, value in values.items():
+        setattr(ds, keyword, value)
+    return _in_encoding(ds, syntax)
+
+
+@pytest.mark.parametrize("syntax", [s for _i, _l, s in _ENCODINGS.values()])
+def test_remembered_header_values_are_the_values_pydicom_reads(syntax: str) -> None:
+    tags = ("SOPClassUID", "Modality", "SeriesDescription", "PatientName", "ImageType")
+    for _ in range(2):  # read twice: the second read is the remembered one
+        ds = _raw_file(syntax, ImageType=["ORIGINAL", "PRIMARY"])
+        before = snapshot(ds)
+        reference = copy.deepcopy(ds)
+        for keyword in tags:
+            tag = pydicom.datadict.tag_for_keyword(keyword)
+            assert tag is not None
+            assert read_value(ds, tag) == reference[tag].value, keyword
+        assert_unchanged(ds, before)
+
+
+@pytest.mark.parametrize(
+    ("charset", "text"),
+    [("ISO_IR 100", "Müller"), ("ISO_IR 192", "Müller"), ("ISO 2022 IR 87", "山田")],
+)
+def test_header_values_that_depend_on_the_character_set_are_read_in_their_own(
+    charset: str, text: str
+) -> None:
+    ds = sop_dataset(SeriesDescription=text)
+    ds.SpecificCharacterSet = charset if charset != "ISO 2022 IR 87" else ["", charset]
+    first = file_dataset(ds)
+    assert read_value(first, 0x0008103E) == text
+    # the same bytes under another character set are decoded in that one
+    other = file_dataset(ds)
+    raw = other._dict[BaseTag(0x0008103E)]
+    other._dict[BaseTag(0x00080005)] = DataElement(0x00080005, "CS", "ISO_IR 100")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ISO 2022 escapes are no latin-1 escapes
+        got = read_value(other, 0x0008103E)
+        assert got == convert_raw_data_element(raw, encoding="iso8859", ds=None).value
+    assert (got == text) is (charset == "ISO_IR 100")
+
+
+def test_header_values_pydicom_warns_about_warn_on_every_read() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = _raw_file(SOPClassUID="1.2.3.abc")  # no valid UI: pydicom warns reading it
+    for _ in range(3):
+        with pytest.warns(UserWarning, match="Invalid value for VR UI"):
+            assert read_value(ds, 0x00080016) == "1.2.3.abc"
+
+
+def test_multi_valued_header_values_are_new_for_every_read() -> None:
+    ds = _raw_file(ImageType=["ORIGINAL", "PRIMARY"])
+    first = read_value(ds, 0x00080008)
+    first.append("CHANGED")
+    assert list(read_value(ds, 0x00080008)) == ["ORIGINAL", "PRIMARY"]

@@ -58,6 +58,7 @@ from idiscore.fileio import save as save_file
 from idiscore.identifiers import normalise_creator, tag_string
 from idiscore.operators.base import Context, Operator, _Shared
 from idiscore.operators.basic import Clean, Empty, HashUID, Keep, Remove, SetFixedValue
+from idiscore.operators.safe_private import KeepAsDeclared
 from idiscore.operators.values import (
     TEXT_VRS,
     FinalElement,
@@ -393,7 +394,18 @@ class Core:
 
     def apply_insertions(self, dataset: Dataset, info: DeidentificationInfo) -> None:
         """Step 4: add the insertion elements to the (new) de-identified ``dataset``."""
+        implicit, little = dataset.original_encoding
         for insertion in self.insertions:
+            encoded = getattr(insertion, "encoded_elements", None)
+            if encoded is not None and implicit is not None and little is not None:
+                raw = encoded(info, implicit, little)
+                if raw is not None:
+                    # immutable raw elements, in the output's own encoding: shared by
+                    # every output, written as they are, decoded by pydicom when read
+                    out_dict = dataset._dict
+                    for element in raw:
+                        out_dict[element.tag] = element
+                    continue
             if isinstance(insertion, DataElement):
                 dataset[insertion.tag] = DataElement(insertion.tag, insertion.VR, insertion.value)
             else:
@@ -460,6 +472,11 @@ def _raw_empty(element: RawDataElement) -> RawDataElement:
     """*Empty* on a raw element: the same element with a zero-length value."""
     return element._replace(length=0, value=b"")
 
+
+#: VRs whose *Clean* result depends only on the value, its VR and character set and the
+#: dataset's identifying values: free text (cleaned), and AE, AS, CS and PN (the dummy of
+#: Replace, one per value). Not dates (the shift is the patient's) nor UIDs (the key's).
+_REMEMBERED_CLEAN = TEXT_VRS | {"AE", "AS", "CS", "PN"}
 
 #: Text VRs pydicom encodes as the value's bytes padded with one space to an even length.
 _SPACE_PADDED = frozenset({"AE", "CS", "LO", "LT", "SH", "ST", "UC", "UR", "UT"})
@@ -611,7 +628,7 @@ class _Walker:
                     result = self._apply(rule, operation, source, tag, context, element, creator)
                 elif kind is Empty:
                     result = _raw_empty(raw)
-                elif kind is Clean and (vr := raw.VR or vr_of(raw, creator)) in TEXT_VRS:
+                elif kind is Clean and (vr := raw.VR or vr_of(raw, creator)) in _REMEMBERED_CLEAN:
                     result = self._clean_text(raw, vr, rule, operation, source, context, creator)
                 elif kind is SetFixedValue:
                     result = _raw_fixed(
@@ -623,6 +640,9 @@ class _Walker:
                         result = self._apply(
                             rule, operation, source, tag, context, element, creator
                         )
+                elif kind is KeepAsDeclared and raw.VR:
+                    kept = operation.keeps_encoded(raw.VR, raw.value or b"")  # type: ignore[attr-defined]
+                    result = raw if kept else None
                 elif kind is HashUID and (raw.VR or vr_of(raw, creator)) == "UI":
                     result = _raw_uids(raw, context.pseudonymizer.uid)
                     if result is None:  # not plain UIDs: let the operator decide
@@ -653,7 +673,8 @@ class _Walker:
         context: Context,
         creator: str | None,
     ) -> DataElement | RawDataElement | None:
-        """*Clean* on free text, remembered by raw value: descriptions repeat in a series.
+        """*Clean* on free text (and the VRs of ``_REMEMBERED_CLEAN``), remembered by raw
+        value: descriptions, station names repeat in a series.
 
         The result depends only on the operator, the value, its VR and character set
         and the dataset's identifying values, which are all part of the key.

@@ -9,11 +9,15 @@ really cleaned.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable
 from typing import Any
 
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filereader import read_dataset
+from pydicom.filewriter import write_dataset
 from pydicom.sequence import Sequence
 
 from idiscore._version import __version__
@@ -125,6 +129,7 @@ class StandardInsertions:
         # what the insertions are for a profile (and pixel cleaning) is worked out once
         self._plans: dict[tuple[int, bool], tuple[Profile, list[tuple[str, str, str]], Any, str]]
         self._plans = {}
+        self._encoded: dict[tuple[int, bool, bool, bool], tuple[Profile, Any]] = {}
 
     def _plan(
         self, profile: Profile, pixels_cleaned: bool
@@ -157,11 +162,34 @@ class StandardInsertions:
         if info.pixels_cleaned:
             yield DataElement(0x00280301, "CS", "NO")
 
+    def encoded_elements(
+        self, info: DeidentificationInfo, implicit_vr: bool, little_endian: bool
+    ) -> tuple[RawDataElement, ...] | None:
+        """The elements of :meth:`elements`, encoded once per profile and encoding.
+
+        They are raw elements (pydicom's undecoded form, immutable, so every output can
+        share them) holding the bytes pydicom writes for :meth:`elements` in the given
+        encoding; pydicom decodes them when they are read. None when a value is not
+        ASCII (its bytes would depend on the output's character set).
+        """
+        key = (id(info.profile), bool(info.pixels_cleaned), bool(implicit_vr), bool(little_endian))
+        entry = self._encoded.get(key)
+        if entry is None or entry[0] is not info.profile:
+            encoded = _encode(
+                list(self.elements(Dataset(), info)), bool(implicit_vr), bool(little_endian)
+            )
+            entry = (info.profile, encoded)
+            if len(self._encoded) > 64:
+                self._encoded.clear()
+            self._encoded[key] = entry
+        return entry[1]  # type: ignore[no-any-return]
+
     def __getstate__(self) -> dict[str, Any]:
         return {}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._plans = {}
+        self._encoded = {}
 
     def __repr__(self) -> str:
         return "StandardInsertions()"
@@ -171,6 +199,34 @@ class StandardInsertions:
 
     def __hash__(self) -> int:
         return hash(type(self))
+
+
+def _encode(
+    elements: list[DataElement], implicit_vr: bool, little_endian: bool
+) -> tuple[RawDataElement, ...] | None:
+    """``elements`` written by pydicom and read back undecoded; None if a value is not
+    ASCII text."""
+    dataset = Dataset()
+    for element in elements:
+        dataset[element.tag] = element
+    for item in _texts(dataset):
+        if not item.isascii():
+            return None
+    buffer = DicomBytesIO()
+    buffer.is_implicit_VR, buffer.is_little_endian = implicit_vr, little_endian
+    write_dataset(buffer, dataset)
+    raw = read_dataset(io.BytesIO(buffer.getvalue()), implicit_vr, little_endian)
+    return tuple(raw._dict.values())  # type: ignore[arg-type]
+
+
+def _texts(dataset: Dataset) -> Iterable[str]:
+    for element in dataset:
+        if element.VR == "SQ":
+            for item in element.value:
+                yield from _texts(item)
+        else:
+            values = element.value if isinstance(element.value, list) else [element.value]
+            yield from (str(value) for value in values)
 
 
 #: *Patient Identity Removed* (0012,0062) = YES, the element every PS3.15 de-identifier

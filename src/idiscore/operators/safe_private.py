@@ -74,6 +74,22 @@ class KeepAsDeclared(Operator):
         text = "\\".join(str(value) for value in values_of(element))
         return element if pattern.fullmatch(text.encode("latin-1", "replace")) else None
 
+    def keeps_encoded(self, vr: str, data: bytes) -> bool:
+        """What :meth:`apply` decides for an element read with the explicit VR ``vr``
+        (not ``UN``, not ``SQ``) and the value bytes ``data``, judged on the bytes.
+
+        The walker's raw fast path: no value is decoded. The bytes hold the characters
+        of the decoded values, plus padding and separators the repertoires allow.
+        """
+        declared = self.vr
+        if not declared:
+            return True
+        accepted = declared.split("/")
+        if "SQ" in accepted or vr not in accepted:
+            return False
+        pattern = _REPERTOIRE.get(vr)
+        return pattern is None or pattern.fullmatch(data) is not None
+
 
 def _fits(data: bytes, vr: str) -> bool:
     """Whether the bytes of a value of unknown VR can be a value of ``vr``."""

@@ -18,6 +18,7 @@ deferred in the caller's dataset (:func:`idiscore.elements.load_deferred`).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import MutableSequence
 from typing import Any
 
@@ -72,8 +73,46 @@ def read_element(dataset: Dataset, tag: int) -> DataElement | None:
 
 def read_value(dataset: Dataset, tag: int) -> Any:
     """Return the value of element ``tag`` (None when absent); never stores anything."""
+    raw = dataset._dict.get(tag)  # type: ignore[call-overload]
+    if (
+        type(raw) is RawDataElement
+        and type(raw.value) is bytes
+        and len(raw.value) <= _REMEMBERED_LENGTH
+        and not (tag >> 16) & 1
+    ):
+        key = (tag, raw.VR, raw.value, raw.is_implicit_VR, raw.is_little_endian)
+        value = _VALUES.get(key, _VALUES)
+        if value is not _VALUES:
+            return value
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            element = read_element(dataset, tag)
+        for warning in caught:  # passed on as they came, and never remembered
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+        value = None if element is None else element.value
+        if (
+            not caught
+            and isinstance(value, str)
+            and raw.value.isascii()
+            and b"\x1b" not in raw.value
+        ):
+            # a short public header value (SOP class, modality, flags), read for every
+            # dataset of a series: ASCII without ISO 2022 escapes decodes alike in every
+            # character set; a str value is immutable
+            if len(_VALUES) >= _REMEMBERED_VALUES:
+                _VALUES.clear()
+            _VALUES[key] = value
+        return value
     element = read_element(dataset, tag)
     return None if element is None else element.value
+
+
+#: :func:`read_value` remembers the decoded str values of raw public elements this short
+_REMEMBERED_LENGTH = 64
+_REMEMBERED_VALUES = 4096
+_VALUES: dict[tuple[Any, ...], Any] = {}
 
 
 def shallow_copy(dataset: Dataset) -> Dataset:
