@@ -19,8 +19,18 @@ from pydicom.tag import Tag
 from pydicom.uid import ExplicitVRLittleEndian
 
 from idiscore.cli.explain import explain_dataset
-from idiscore.defaults import create_default_core
-from idiscore.errors import DeidentificationError, IDISCoreError, InputError, idiscore_error
+from idiscore.core import Core, Profile
+from idiscore.defaults import create_default_core, get_dicom_rule_sets
+from idiscore.errors import (
+    DeidentificationError,
+    IDISCoreError,
+    InputError,
+    StorageError,
+    idiscore_error,
+)
+from idiscore.identifiers import SingleTag
+from idiscore.operators import SetFixedValue
+from idiscore.rules import Rule, RuleSet
 
 
 def base() -> Dataset:
@@ -122,3 +132,58 @@ def test_foreign_errors_keep_their_type_but_not_their_message() -> None:
         cleaned = idiscore_error(exc, "cannot de-identify")
     assert str(cleaned) == "cannot de-identify: KeyError" and cleaned.tag == 0x00100010
     assert str(idiscore_error(RecursionError(), "x")) == "x: the data set is nested too deeply"
+
+
+def _output_with(case: str) -> Dataset:
+    """A de-identified output to which the caller added a value pydicom cannot encode."""
+    output = create_default_core().deidentify(base())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if case == "number out of range":
+            output.add_new(0x00280011, "US", 987654)  # Columns
+        elif case == "text for a number":
+            output.add_new(0x00280010, "US", MARKER)  # Rows
+        else:
+            raise AssertionError(case)
+    return output
+
+
+@pytest.mark.parametrize("options", [{}, {"implicit_vr": False, "little_endian": True}])
+@pytest.mark.parametrize("case", ["number out of range", "text for a number"])
+def test_save_as_of_an_output_raises_idiscore_errors(
+    case: str, options: dict[str, bool], tmp_path: Path
+) -> None:
+    output = _output_with(case)
+    for destination in (io.BytesIO(), tmp_path / "out.dcm"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pytest.raises(IDISCoreError) as raised:
+                output.save_as(destination, **options)
+        assert_clean(raised.value)
+        assert "987654" not in str(raised.value)
+        assert str(raised.value).startswith("cannot write the data set: ")
+
+
+def test_save_as_passes_on_errors_of_the_file_system(tmp_path: Path) -> None:
+    output = create_default_core().deidentify(base())
+    with pytest.raises(FileNotFoundError):
+        output.save_as(tmp_path / "no such folder" / "out.dcm")
+
+
+def test_deidentify_file_names_an_encoding_error_not_a_storage_error(tmp_path: Path) -> None:
+    source = tmp_path / "in.dcm"
+    ds = base()
+    ds.add_new(0x00280011, "US", 1)
+    source.write_bytes(encoded(ds))
+    sets = get_dicom_rule_sets()
+    # a Columns value of 987654 written by a rule: pydicom cannot encode it as US
+    big = RuleSet(rules=[Rule(SingleTag("Columns"), SetFixedValue(987654))], name="big")
+    core = Core(Profile(rule_sets=[sets.basic_profile, big]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(IDISCoreError) as raised:
+            core.deidentify_file(source, tmp_path / "out.dcm")
+    assert not isinstance(raised.value, StorageError)
+    assert_clean(raised.value)
+    assert "987654" not in str(raised.value)
+    assert not (tmp_path / "out.dcm").exists()

@@ -278,6 +278,8 @@ class Core:
             except OSError as exc:
                 if isinstance(exc, IDISCoreError):
                     raise
+                if exc.errno is None:  # pydicom's wrapper of an encoding error
+                    raise idiscore_error(exc, "cannot write the de-identified data set") from None
                 named = isinstance(destination, str | os.PathLike)
                 where = repr(os.fspath(destination)) if named else "the output"  # type: ignore[arg-type]
                 raise StorageError(

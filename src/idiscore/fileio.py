@@ -53,7 +53,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian
 from pydicom.valuerep import AMBIGUOUS_VR, BUFFERABLE_VRS
 
 from idiscore.elements import creator_of, dictionary_vr, isolated, vr_of
-from idiscore.errors import InputError
+from idiscore.errors import IDISCoreError, InputError, idiscore_error
 from idiscore.filekinds import check_regular
 
 __all__ = [
@@ -417,6 +417,11 @@ class OutputDataset(FileDataset):
     :func:`save` (or :meth:`~idiscore.core.Core.deidentify_file`) for a write that is
     never partial. With any option (``implicit_vr``, ``little_endian``,
     ``enforce_file_format``, ``overwrite=False``, ...) it is pydicom's ``save_as``.
+
+    Its errors are idiscore's, as those of :class:`~idiscore.core.Core`: an error of the
+    file system is passed on as the ``OSError`` it is; anything else (pydicom's errors
+    for a value it cannot encode, which quote the value) becomes a
+    :class:`~idiscore.errors.DeidentificationError` naming only the error's type.
     """
 
     def save_as(
@@ -429,6 +434,37 @@ class OutputDataset(FileDataset):
         little_endian: bool | None = None,
         enforce_file_format: bool = False,
         overwrite: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        try:
+            self._save_as(
+                filename,
+                write_like_original,
+                implicit_vr=implicit_vr,
+                little_endian=little_endian,
+                enforce_file_format=enforce_file_format,
+                overwrite=overwrite,
+                **kwargs,
+            )
+        except IDISCoreError:
+            raise
+        except OSError as exc:
+            if exc.errno is not None:
+                raise  # the file system's: it names the file, never a value
+            # pydicom's wrapper of an encoding error, which quotes the element
+            raise idiscore_error(exc, "cannot write the data set") from None
+        except Exception as exc:
+            raise idiscore_error(exc, "cannot write the data set") from None
+
+    def _save_as(
+        self,
+        filename: str | os.PathLike[Any] | BinaryIO | WriteableBuffer,
+        write_like_original: bool | None,
+        *,
+        implicit_vr: bool | None,
+        little_endian: bool | None,
+        enforce_file_format: bool,
+        overwrite: bool,
         **kwargs: Any,
     ) -> None:
         if (
