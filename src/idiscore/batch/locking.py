@@ -64,6 +64,21 @@ def _holder(fd: int) -> dict[str, object]:
     return record if isinstance(record, dict) else {}
 
 
+#: how long a run refused a lock waits for the holder to write who it is
+_HOLDER_WAIT = 2.0
+
+
+def _recorded_holder(fd: int) -> dict[str, object]:
+    """The holder of the lock on ``fd``, which writes its record just after it locks:
+    waited for a moment, so that a run that lost the race by a hair can name it."""
+    deadline = time.monotonic() + _HOLDER_WAIT
+    holder = _holder(fd)
+    while not holder and time.monotonic() < deadline:
+        time.sleep(0.02)
+        holder = _holder(fd)
+    return holder
+
+
 def _describe(holder: dict[str, object]) -> str:
     if not holder:
         return "an unknown process"
@@ -132,7 +147,8 @@ class RunLock:
                 if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                     raise OutputInUseError(
                         f"another idiscore run is using this output, report or mapping: "
-                        f"{_describe(_holder(fd) or previous)} holds {os.fspath(lock)!r}; "
+                        f"{_describe(_recorded_holder(fd) or previous)} holds "
+                        f"{os.fspath(lock)!r}; "
                         "wait for it to finish (or stop it), then run again"
                     ) from None
                 if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
@@ -167,9 +183,9 @@ class RunLock:
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         data = (json.dumps(record) + "\n").encode("ascii")
-        try:
-            os.ftruncate(fd, 0)
+        try:  # written over the old record, then cut: never an empty file to read
             os.pwrite(fd, data, 0)
+            os.ftruncate(fd, len(data))
         except OSError as exc:
             raise StorageError(
                 exc.errno, f"cannot write the lock file {os.fspath(lock)!r}: {exc.strerror}"
