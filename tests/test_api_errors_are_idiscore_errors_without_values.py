@@ -23,6 +23,7 @@ from idiscore.core import Core, Profile
 from idiscore.defaults import create_default_core, get_dicom_rule_sets
 from idiscore.errors import (
     DeidentificationError,
+    EncodingError,
     IDISCoreError,
     InputError,
     StorageError,
@@ -162,6 +163,7 @@ def test_save_as_of_an_output_raises_idiscore_errors(
         assert_clean(raised.value)
         assert "987654" not in str(raised.value)
         assert str(raised.value).startswith("cannot write the data set: ")
+        assert isinstance(raised.value, EncodingError) and isinstance(raised.value, ValueError)
 
 
 def test_save_as_passes_on_errors_of_the_file_system(tmp_path: Path) -> None:
@@ -184,6 +186,7 @@ def test_deidentify_file_names_an_encoding_error_not_a_storage_error(tmp_path: P
         with pytest.raises(IDISCoreError) as raised:
             core.deidentify_file(source, tmp_path / "out.dcm")
     assert not isinstance(raised.value, StorageError)
+    assert isinstance(raised.value, EncodingError)
     assert_clean(raised.value)
     assert "987654" not in str(raised.value)
     assert not (tmp_path / "out.dcm").exists()

@@ -447,3 +447,16 @@ def test_multi_valued_header_values_are_new_for_every_read() -> None:
     first = read_value(ds, 0x00080008)
     first.append("CHANGED")
     assert list(read_value(ds, 0x00080008)) == ["ORIGINAL", "PRIMARY"]
+
+
+def test_a_subclass_with_its_own_elements_is_asked_for_every_dataset() -> None:
+    class WithStudyNote(StandardInsertions):
+        def elements(self, dataset: Dataset, info: DeidentificationInfo):  # type: ignore[no-untyped-def]
+            yield from super().elements(dataset, info)
+            yield DataElement(0x00324000, "LT", f"modality {dataset.Modality}")
+
+    deidentifier = Core(create_default_core().profile, insertions=[WithStudyNote()])
+    for modality in ("CT", "MR"):
+        output = deidentifier.deidentify(file_dataset(sop_dataset(Modality=modality)))
+        assert output.StudyComments == f"modality {modality}"
+        assert output.PatientIdentityRemoved == "YES"

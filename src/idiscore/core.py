@@ -50,6 +50,7 @@ from idiscore.errors import (
     IDISCoreError,
     InputError,
     StorageError,
+    encoding_error,
     idiscore_error,
 )
 from idiscore.fileio import DEFAULT_DEFER_SIZE, OutputDataset, deferred_window
@@ -279,14 +280,14 @@ class Core:
                 if isinstance(exc, IDISCoreError):
                     raise
                 if exc.errno is None:  # pydicom's wrapper of an encoding error
-                    raise idiscore_error(exc, "cannot write the de-identified data set") from None
+                    raise encoding_error(exc, "cannot write the de-identified data set") from None
                 named = isinstance(destination, str | os.PathLike)
                 where = repr(os.fspath(destination)) if named else "the output"  # type: ignore[arg-type]
                 raise StorageError(
                     exc.errno, f"cannot write {where}: {exc.strerror or type(exc).__name__}"
                 ) from None
             except Exception as exc:
-                raise idiscore_error(exc, "cannot write the de-identified data set") from None
+                raise encoding_error(exc, "cannot write the de-identified data set") from None
         return output
 
     def _deidentify(self, dataset: Dataset, *, stream_deferred: bool = False) -> Dataset:

@@ -6,6 +6,7 @@
     ├── ConfigurationError (also ValueError)     bad rule, tag, option, key
     ├── DatasetRejectedError                     a bouncer refused: .bouncer, .reason
     ├── DeidentificationError                    could not process: .tag, .rule, .context
+    │   ├── EncodingError (also ValueError)      the data set cannot be written as asked
     │   └── PixelDataProcessingError             pixel data could not be cleaned
     ├── InputError                               unreadable / not DICOM / not a regular file
     ├── MissingDependencyError (also ImportError) names the extra to install
@@ -81,6 +82,12 @@ class DeidentificationError(IDISCoreError):
         super().__init__("; ".join(parts))
 
 
+class EncodingError(DeidentificationError, ValueError):
+    """A data set cannot be written: a value pydicom cannot encode, an encoding or file
+    meta pydicom refuses. A ValueError, as pydicom's refusals are; the message names
+    the underlying error's type, never a value."""
+
+
 class PixelDataProcessingError(DeidentificationError):
     """Pixel data could not be decoded, cleaned or re-encoded."""
 
@@ -147,6 +154,15 @@ def idiscore_error(exc: Exception, doing: str) -> IDISCoreError:
     return DeidentificationError(f"{doing}: {type(exc).__name__}")
 
 
+def encoding_error(exc: Exception, doing: str) -> IDISCoreError:
+    """:func:`idiscore_error` for an error met while writing: a foreign error becomes an
+    :class:`EncodingError`."""
+    converted = idiscore_error(exc, doing)
+    if type(converted) is DeidentificationError and not isinstance(exc, IDISCoreError):
+        return EncodingError(converted.message)
+    return converted
+
+
 class IDISCoreWarning(UserWarning):
     """Base class of every warning issued by idiscore."""
 
@@ -159,6 +175,7 @@ __all__ = [
     "ConfigurationError",
     "DatasetRejectedError",
     "DeidentificationError",
+    "EncodingError",
     "IDISCoreError",
     "IDISCoreWarning",
     "InputError",
@@ -168,5 +185,6 @@ __all__ = [
     "PixelDataProcessingError",
     "StorageError",
     "UnlinkableOutputWarning",
+    "encoding_error",
     "idiscore_error",
 ]

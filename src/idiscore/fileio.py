@@ -53,7 +53,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian
 from pydicom.valuerep import AMBIGUOUS_VR, BUFFERABLE_VRS
 
 from idiscore.elements import creator_of, dictionary_vr, isolated, vr_of
-from idiscore.errors import IDISCoreError, InputError, idiscore_error
+from idiscore.errors import IDISCoreError, InputError, encoding_error
 from idiscore.filekinds import check_regular
 
 __all__ = [
@@ -419,9 +419,10 @@ class OutputDataset(FileDataset):
     ``enforce_file_format``, ``overwrite=False``, ...) it is pydicom's ``save_as``.
 
     Its errors are idiscore's, as those of :class:`~idiscore.core.Core`: an error of the
-    file system is passed on as the ``OSError`` it is; anything else (pydicom's errors
-    for a value it cannot encode, which quote the value) becomes a
-    :class:`~idiscore.errors.DeidentificationError` naming only the error's type.
+    file system is passed on as the ``OSError`` it is; anything else (pydicom's
+    refusals, its errors for a value it cannot encode, which quote the value) becomes an
+    :class:`~idiscore.errors.EncodingError` (a ``ValueError``) naming only the error's
+    type.
     """
 
     def save_as(
@@ -452,9 +453,9 @@ class OutputDataset(FileDataset):
             if exc.errno is not None:
                 raise  # the file system's: it names the file, never a value
             # pydicom's wrapper of an encoding error, which quotes the element
-            raise idiscore_error(exc, "cannot write the data set") from None
+            raise encoding_error(exc, "cannot write the data set") from None
         except Exception as exc:
-            raise idiscore_error(exc, "cannot write the data set") from None
+            raise encoding_error(exc, "cannot write the data set") from None
 
     def _save_as(
         self,

@@ -170,8 +170,11 @@ class StandardInsertions:
         They are raw elements (pydicom's undecoded form, immutable, so every output can
         share them) holding the bytes pydicom writes for :meth:`elements` in the given
         encoding; pydicom decodes them when they are read. None when a value is not
-        ASCII (its bytes would depend on the output's character set).
+        ASCII (its bytes would depend on the output's character set), and for a
+        subclass with its own :meth:`elements` (which may depend on the dataset).
         """
+        if type(self).elements is not StandardInsertions.elements:
+            return None
         key = (id(info.profile), bool(info.pixels_cleaned), bool(implicit_vr), bool(little_endian))
         entry = self._encoded.get(key)
         if entry is None or entry[0] is not info.profile:
