@@ -19,7 +19,7 @@ from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from idiscore import cleaning, core, pseudonyms
+from idiscore import cleaning, pseudonyms, walker
 from idiscore.core import Core, Profile
 from idiscore.defaults import create_default_core, get_dicom_rule_sets
 from idiscore.fileio import FileWindow
@@ -73,12 +73,12 @@ def test_remembered_clean_results_equal_fresh_ones() -> None:
     deidentifier = create_default_core()
     texts = ["Smith chest follow-up", "CHEST ABDOMEN", "Dr Jones 555-1234", "CHEST ABDOMEN"]
     warm = [pydicom_bytes(deidentifier.deidentify(_described(text))) for text in texts]
-    core._CLEAN_CACHE.clear()
+    walker._CLEAN_CACHE.clear()
     cleaning._IDENTITY_CACHE.clear()
     cold = []
     for text in texts:
         cold.append(pydicom_bytes(deidentifier.deidentify(_described(text))))
-        core._CLEAN_CACHE.clear()
+        walker._CLEAN_CACHE.clear()
         cleaning._IDENTITY_CACHE.clear()
     assert warm == cold
 
@@ -99,7 +99,7 @@ def test_remembered_clean_results_of_codes_and_names_equal_the_operators(syntax:
         ds.file_meta.TransferSyntaxUID = syntax
         return file_dataset(ds)
 
-    core._CLEAN_CACHE.clear()
+    walker._CLEAN_CACHE.clear()
     warm = [deidentifier.deidentify(dataset(title)) for title in titles]
     for title, output in zip(titles, warm, strict=True):
         reference = slow.deidentify(dataset(title))
@@ -274,14 +274,14 @@ def test_caches_stay_within_their_sizes_and_overflowing_them_changes_nothing(
     deidentifier = create_default_core()
     roomy = [pydicom_bytes(deidentifier.deidentify(ds)) for ds in datasets]
 
-    monkeypatch.setattr(core, "_CLEAN_CACHE_SIZE", 3)
+    monkeypatch.setattr(walker, "_CLEAN_CACHE_SIZE", 3)
     monkeypatch.setattr(pseudonyms, "_UID_CACHE_SIZE", 4)
-    core._CLEAN_CACHE.clear()
+    walker._CLEAN_CACHE.clear()
     tight = create_default_core()
     squeezed = []
     for ds in datasets:
         squeezed.append(pydicom_bytes(tight.deidentify(ds)))
-        assert len(core._CLEAN_CACHE) <= 3
+        assert len(walker._CLEAN_CACHE) <= 3
         assert len(tight.pseudonymizer._uids) <= 4
     assert squeezed == roomy
     assert basic._cached_clean.cache_info().maxsize is not None  # an LRU, bounded
@@ -339,9 +339,9 @@ def test_outputs_with_encoded_insertions_are_written_as_pydicom_writes_them(
     _implicit, _little, syntax = _ENCODINGS[encoding]
     source = tmp_path / "in.dcm"
     _in_encoding(sop_dataset(), syntax).save_as(source)
-    core = create_default_core()
+    deidentifier = create_default_core()
     written = tmp_path / "out.dcm"
-    output = core.deidentify_file(source, written)
+    output = deidentifier.deidentify_file(source, written)
     # the inserted elements are shared raw elements; written, they are what pydicom
     # writes for the decoded values
     assert type(output._dict[BaseTag(0x00120064)]) is RawDataElement
@@ -351,17 +351,18 @@ def test_outputs_with_encoded_insertions_are_written_as_pydicom_writes_them(
     assert_same_bytes(pydicom_bytes(decoded), written.read_bytes())
     again = pydicom.dcmread(written)
     assert again.PatientIdentityRemoved == "YES"
-    assert len(again.DeidentificationMethodCodeSequence) == len(applied_codes(core.profile))
+    codes = applied_codes(deidentifier.profile)
+    assert len(again.DeidentificationMethodCodeSequence) == len(codes)
 
 
 def test_outputs_share_no_inserted_value_a_caller_can_change() -> None:
-    core = create_default_core()
-    first = core.deidentify(file_dataset(sop_dataset()))
-    second = core.deidentify(file_dataset(sop_dataset(PatientID="OTHER")))
+    deidentifier = create_default_core()
+    first = deidentifier.deidentify(file_dataset(sop_dataset()))
+    second = deidentifier.deidentify(file_dataset(sop_dataset(PatientID="OTHER")))
     first.DeidentificationMethodCodeSequence[0].CodeValue = "CHANGED"
     first.DeidentificationMethod = "changed"
     first.PatientIdentityRemoved = "NO"
-    third = core.deidentify(file_dataset(sop_dataset()))
+    third = deidentifier.deidentify(file_dataset(sop_dataset()))
     for other in (second, third):
         assert other.DeidentificationMethodCodeSequence[0].CodeValue != "CHANGED"
         assert other.DeidentificationMethod != "changed"
@@ -373,10 +374,10 @@ def test_a_method_text_that_is_not_ascii_is_inserted_decoded() -> None:
     profile = Profile(rule_sets=[sets.basic_profile, RuleSet(rules=[], name="Röntgen Zürich")])
     info = DeidentificationInfo(profile=profile, pixels_cleaned=False)
     assert StandardInsertions().encoded_elements(info, False, True) is None
-    core = Core(profile, insertions=[StandardInsertions()])
+    deidentifier = Core(profile, insertions=[StandardInsertions()])
     ds = sop_dataset()
     ds.SpecificCharacterSet = "ISO_IR 192"
-    output = core.deidentify(file_dataset(ds))
+    output = deidentifier.deidentify(file_dataset(ds))
     assert "Röntgen Zürich" in output.DeidentificationMethod
     assert "Röntgen Zürich" in pydicom.dcmread(io.BytesIO(_saved(output))).DeidentificationMethod
 

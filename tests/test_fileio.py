@@ -39,6 +39,7 @@ from pydicom.uid import (
 )
 
 import idiscore.fileio as fileio
+import idiscore.fileio.writing as writing
 from idiscore.core import Core
 from idiscore.defaults import create_default_core
 from idiscore.errors import EncodingError, IDISCoreError, InputError
@@ -220,8 +221,10 @@ def test_output_save_as_with_an_option_is_pydicoms(options: dict[str, Any]) -> N
 def test_output_save_as_uses_idiscores_writer(monkeypatch: pytest.MonkeyPatch) -> None:
     output = _output()
     calls: list[Dataset] = []
-    writer = fileio._write
-    monkeypatch.setattr(fileio, "_write", lambda h, d, m, e: calls.append(d) or writer(h, d, m, e))
+    writer = writing._write
+    monkeypatch.setattr(
+        writing, "_write", lambda h, d, m, e: calls.append(d) or writer(h, d, m, e)
+    )
     output.save_as(io.BytesIO())
     assert calls == [output]
 
@@ -625,7 +628,7 @@ def test_an_interrupted_save_leaves_no_partial_file(
     target = tmp_path / "out.dcm"
     if existing:
         target.write_bytes(b"old content")
-    original = fileio.write_data_element
+    original = writing.write_data_element
     calls = []
 
     def fail_on_the_third(fp: Any, element: Any, *args: Any) -> None:
@@ -638,8 +641,8 @@ def test_an_interrupted_save_leaves_no_partial_file(
     ds = roundtrip(sop_dataset())
     for keyword in ("PatientName", "PatientID", "StudyDate", "Modality"):
         setattr(ds, keyword, "")  # decoded elements: written by write_data_element
-    monkeypatch.setattr(fileio, "write_data_element", fail_on_the_third)
-    monkeypatch.setattr(fileio, "_ENCODED", {})  # encodings remembered by earlier tests
+    monkeypatch.setattr(writing, "write_data_element", fail_on_the_third)
+    monkeypatch.setattr(writing, "_ENCODED", {})  # encodings remembered by earlier tests
     with pytest.raises(_Interrupted):
         save(ds, target)
     assert len(calls) == 3
@@ -657,7 +660,7 @@ def test_a_failed_rename_leaves_no_temporary_file(
     def refuse(source: Any, destination: Any) -> None:
         raise PermissionError("no")
 
-    monkeypatch.setattr(fileio.os, "replace", refuse)
+    monkeypatch.setattr(writing.os, "replace", refuse)
     with pytest.raises(PermissionError):
         save(_raw_file_dataset(), target)
     assert os.listdir(tmp_path) == ["out.dcm"]
@@ -1209,9 +1212,9 @@ def test_the_encoding_cache_keeps_look_alike_values_apart(
         save(_with_value(vr, value), buffer)
         return buffer.getvalue()
 
-    monkeypatch.setattr(fileio, "_ENCODED", {})
+    monkeypatch.setattr(writing, "_ENCODED", {})
     a_then_b = (written(first), written(second))
-    monkeypatch.setattr(fileio, "_ENCODED", {})
+    monkeypatch.setattr(writing, "_ENCODED", {})
     b_then_a = (written(second), written(first))[::-1]
     assert a_then_b == b_then_a
     with warnings.catch_warnings():

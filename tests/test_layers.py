@@ -67,6 +67,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         "one dataset in, one dataset out",
         [
             "idiscore.steps",
+            "idiscore.walker",
             "idiscore.core",
             "idiscore.fileio",
             "idiscore.filekinds",
