@@ -214,6 +214,65 @@ def acknowledged(log: str) -> list[Path]:
     return files
 
 
+def received(report: Path) -> int:
+    """How many instances the node's report says it received so far."""
+    try:
+        return report.read_text().count('"event": "received"')
+    except FileNotFoundError:
+        return 0
+
+
+def kill_during_transfer(
+    target: Running, port: int, files: Sequence[Path], report: Path, *, after: int = 20
+) -> list[Path]:
+    """Send ``files`` to the node ``target`` with storescu and SIGKILL the node (alone)
+    once its report counts ``after`` received instances; the files the sender saw
+    acknowledged."""
+    sender = subprocess.Popen(
+        ["storescu", "-v", "-nh", "127.0.0.1", str(port), *map(str, files)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while received(report) < after and time.monotonic() < deadline:
+            time.sleep(0.005)
+        target.process.kill()  # SIGKILL, in the middle of the transfer
+        target.process.wait(10)
+        log, _ = sender.communicate(timeout=60)
+    finally:
+        sender.kill()
+        sender.wait(10)
+    return acknowledged(log)
+
+
+def restart_and_deliver(
+    spool: Path,
+    port: int,
+    key: Path,
+    *extra: str,
+    files: Sequence[Path],
+    seen: Sequence[Path],
+    destination: Path,
+    log: Path,
+) -> tuple[dict[str, Dataset], dict[Path, Dataset]]:
+    """Restart the killed node on its ``spool``; once every instance of ``seen`` (the
+    files acknowledged before the kill) arrived at ``destination``, stop it. Returns
+    what arrived (by SOP Instance UID) and the CLI's output for every input file."""
+    with node(spool, port, key, *extra, log=log) as restarted:
+        expected = cli_by_input(files, key, log.parent)
+        wanted = {str(expected[path].SOPInstanceUID) for path in seen}
+        wait_for(
+            lambda: wanted <= set(read_instances(destination)),
+            60,
+            "an acknowledged instance did not arrive after the restart",
+        )
+        assert restarted.terminate() == 0
+    assert "resuming" in restarted.text()
+    return read_instances(destination), expected
+
+
 def write_key(folder: Path) -> Path:
     path = folder / "site.key"
     path.write_text(KEY_TEXT)

@@ -146,27 +146,38 @@ def report(path: Path, output: Path) -> list[tuple[Any, ...]]:
     return rows
 
 
+def run(inputs: Path, work: Path, key: Path, *options: Any) -> subprocess.CompletedProcess[str]:
+    """``idiscore deidentify`` of ``inputs`` into ``work``/out, reporting to ``work``/r.jsonl."""
+    return cli(
+        inputs, "-o", work / "out", "--report", work / "r.jsonl", "--key-file", key, *options
+    )
+
+
+def rows(work: Path) -> list[tuple[Any, ...]]:
+    """The report of a :func:`run` into ``work``."""
+    return report(work / "r.jsonl", work / "out")
+
+
+def exit_code(work: Path) -> int:
+    """1 when some of pydicom's files were refused (burned-in captures without the ocr
+    extra), else 0."""
+    return 1 if any(row[0] in ("rejected", "failed") for row in rows(work)) else 0
+
+
+def assert_same_run(work: Path, reference: Path) -> None:
+    """The same output bytes and the same report as the reference run."""
+    assert digests(work / "out") == digests(reference / "out")
+    assert rows(work) == rows(reference)
+
+
 @pytest.fixture(scope="module")
 def local(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     tmp = tmp_path_factory.mktemp("cli-local")
     inputs = make_inputs(tmp / "in")
     key = tmp / "key.txt"
     key.write_text("the cluster test key\n")
-    done = cli(
-        inputs,
-        "-o",
-        tmp / "out",
-        "--report",
-        tmp / "r.jsonl",
-        "--key-file",
-        key,
-        "--workers",
-        "2",
-        "-q",
-    )
-    # 1 when some of pydicom's files are rejected (burned-in captures without the ocr extra)
-    refused = any(r[0] in ("rejected", "failed") for r in report(tmp / "r.jsonl", tmp / "out"))
-    assert done.returncode == (1 if refused else 0), done.stderr
+    done = run(inputs, tmp, key, "--workers", "2", "-q")
+    assert done.returncode == exit_code(tmp), done.stderr
     return tmp, inputs, key
 
 
@@ -175,85 +186,36 @@ def test_cli_on_a_running_scheduler_matches_the_local_engine(
 ) -> None:
     reference, inputs, key = local
     mapping = tmp_path / "map.csv"
-    done = cli(
-        inputs,
-        "-o",
-        tmp_path / "out",
-        "--report",
-        tmp_path / "r.jsonl",
-        "--key-file",
-        key,
-        "--engine",
-        "dask",
-        "--scheduler",
-        scheduler,
-        "--mapping",
-        mapping,
-        "--worker-key-file",  # the key stays on the workers; same bytes
-        key,
-    )
-    refused = any(
-        r[0] in ("rejected", "failed") for r in report(reference / "r.jsonl", reference / "out")
-    )
-    assert done.returncode == (1 if refused else 0), done.stderr
+    dask = ("--engine", "dask", "--scheduler", scheduler)
+    # the key stays on the workers; same bytes
+    done = run(inputs, tmp_path, key, *dask, "--mapping", mapping, "--worker-key-file", key)
+    assert done.returncode == exit_code(reference), done.stderr
     assert f"engine: dask on {scheduler}" in done.stdout
     with distributed.Client(scheduler) as client:  # the files went through the scheduler
         prefixes = client.run_on_scheduler(
             lambda dask_scheduler: list(dask_scheduler.task_prefixes)
         )
     assert "run_chunk" in prefixes
-    assert digests(tmp_path / "out") == digests(reference / "out")
-    done_files = [r for r in report(reference / "r.jsonl", reference / "out") if r[0] == "done"]
+    assert_same_run(tmp_path, reference)
+    done_files = [row for row in rows(reference) if row[0] == "done"]
     assert len(digests(tmp_path / "out")) == len(done_files) >= 3
-    assert report(tmp_path / "r.jsonl", tmp_path / "out") == report(
-        reference / "r.jsonl", reference / "out"
-    )
     assert len(mapping.read_text().splitlines()) > len(done_files)  # gathered from the workers
 
-    again = cli(
-        inputs,
-        "-o",
-        tmp_path / "out",
-        "--report",
-        tmp_path / "r.jsonl",
-        "--key-file",
-        key,
-        "--engine",
-        "dask",
-        "--scheduler",
-        scheduler,
-        "--resume",
-        "-q",
-    )
+    again = run(inputs, tmp_path, key, *dask, "--resume", "-q")
     assert again.returncode == 0, again.stderr  # finished inputs are not tried again
-    statuses = [r[0] for r in report(tmp_path / "r.jsonl", tmp_path / "out")]
+    statuses = [row[0] for row in rows(tmp_path)]
     assert statuses.count("done") == len(done_files)  # none done twice
-    assert len(statuses) == len(report(reference / "r.jsonl", reference / "out"))
+    assert len(statuses) == len(rows(reference))
 
 
 def test_cli_starts_a_local_cluster_of_workers(
     local: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
     reference, inputs, key = local
-    done = cli(
-        inputs,
-        "-o",
-        tmp_path / "out",
-        "--report",
-        tmp_path / "r.jsonl",
-        "--key-file",
-        key,
-        "--engine",
-        "dask",
-        "--workers",
-        "2",
-    )
+    done = run(inputs, tmp_path, key, "--engine", "dask", "--workers", "2")
     assert done.returncode == 1, done.stderr
     assert "a local cluster of 2 worker processes" in done.stdout
-    assert digests(tmp_path / "out") == digests(reference / "out")
-    assert report(tmp_path / "r.jsonl", tmp_path / "out") == report(
-        reference / "r.jsonl", reference / "out"
-    )
+    assert_same_run(tmp_path, reference)
 
 
 def test_scheduler_without_the_dask_engine_is_a_usage_error(tmp_path: Path) -> None:

@@ -3,33 +3,22 @@ instance storescu saw acknowledged reaches the destination."""
 
 from __future__ import annotations
 
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from dicom_peers import (
-    acknowledged,
-    cli_by_input,
     free_port,
+    kill_during_transfer,
     node,
-    read_instances,
     require,
+    restart_and_deliver,
     storescp,
-    wait_for,
     write_key,
     write_series,
 )
 
 pytestmark = pytest.mark.slow
-
-
-def _received(report: Path) -> int:
-    try:
-        return report.read_text().count('"event": "received"')
-    except FileNotFoundError:
-        return 0
 
 
 def test_every_acknowledged_instance_arrives_after_sigkill_and_restart(tmp_path: Path) -> None:
@@ -43,36 +32,19 @@ def test_every_acknowledged_instance_arrives_after_sigkill_and_restart(tmp_path:
     with storescp(destination, free_port()) as dest:
         extra = ("--forward", f"DEST@127.0.0.1:{dest.port}", "--report", str(report))
         with node(spool, port, key, *extra) as first:
-            sender = subprocess.Popen(
-                ["storescu", "-v", "-nh", "127.0.0.1", str(port), *map(str, files)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            try:
-                deadline = time.monotonic() + 30
-                while _received(report) < 20 and time.monotonic() < deadline:
-                    time.sleep(0.005)
-                first.process.kill()  # SIGKILL, in the middle of the transfer
-                first.process.wait(10)
-                log, _ = sender.communicate(timeout=60)
-            finally:
-                sender.kill()
-                sender.wait(10)
-        seen = acknowledged(log)
+            seen = kill_during_transfer(first, port, files, report)
         # (storescu may not have read the last Success the node sent before it died)
         assert 15 <= len(seen) < len(files), "the kill did not land during the transfer"
-        with node(spool, port, key, *extra, log=tmp_path / "restarted.log") as second:
-            expected = cli_by_input(files, key, tmp_path)
-            wanted = {str(expected[path].SOPInstanceUID) for path in seen}
-            wait_for(
-                lambda: wanted <= set(read_instances(destination)),
-                60,
-                "an acknowledged instance did not arrive after the restart",
-            )
-            assert second.terminate() == 0
-    assert "resuming" in second.text()
-    arrived = read_instances(destination)
+        arrived, expected = restart_and_deliver(
+            spool,
+            port,
+            key,
+            *extra,
+            files=files,
+            seen=seen,
+            destination=destination,
+            log=tmp_path / "restarted.log",
+        )
     for path in seen:
         ds = expected[path]
         assert arrived[str(ds.SOPInstanceUID)].PatientID == ds.PatientID

@@ -12,7 +12,6 @@ import multiprocessing
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pydicom
@@ -30,15 +29,16 @@ from idiscore.rules import Rule, RuleSet
 from dicom_peers import (
     acknowledged,
     bundled_files,
-    cli_by_input,
     cli_outputs,
     comparable,
     files_in,
     free_port,
+    kill_during_transfer,
     node,
     read_instances,
     report_lines,
     require,
+    restart_and_deliver,
     storescp,
     storescu,
     wait_for,
@@ -133,13 +133,6 @@ def test_two_workers_forward_what_the_cli_makes_and_survive_a_killed_worker(
     assert not files_in(spool / "quarantine")
 
 
-def _received(report: Path) -> int:
-    try:
-        return report.read_text().count('"event": "received"')
-    except FileNotFoundError:
-        return 0
-
-
 def test_sigkill_with_workers_loses_nothing_and_leaves_no_worker(tmp_path: Path) -> None:
     require("storescu", "storescp")
     key = write_key(tmp_path)
@@ -152,38 +145,22 @@ def test_sigkill_with_workers_loses_nothing_and_leaves_no_worker(tmp_path: Path)
         with node(spool, port, key, "--workers", "2", *extra) as first:
             workers = _children(first.process.pid)
             assert len(workers) == 2
-            sender = subprocess.Popen(
-                ["storescu", "-v", "-nh", "127.0.0.1", str(port), *map(str, files)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            try:
-                deadline = time.monotonic() + 30
-                while _received(report) < 20 and time.monotonic() < deadline:
-                    time.sleep(0.005)
-                first.process.kill()  # SIGKILL the node alone, not its workers
-                first.process.wait(10)
-                log, _ = sender.communicate(timeout=60)
-            finally:
-                sender.kill()
-                sender.wait(10)
+            seen = kill_during_transfer(first, port, files, report)  # the node alone
             # a worker whose node is gone ends itself
             wait_for(lambda: not any(map(_alive, workers)), 10, "a worker outlived the node")
-        seen = acknowledged(log)
         assert 15 <= len(seen) < len(files), "the kill did not land during the transfer"
-        restarted = tmp_path / "restarted.log"
-        with node(spool, port, key, "--workers", "2", *extra, log=restarted) as second:
-            expected = cli_by_input(files, key, tmp_path)
-            wanted = {str(expected[path].SOPInstanceUID) for path in seen}
-            wait_for(
-                lambda: wanted <= set(read_instances(destination)),
-                60,
-                "an acknowledged instance did not arrive after the restart",
-            )
-            assert second.terminate() == 0
-    assert "resuming" in second.text()
-    arrived = read_instances(destination)
+        arrived, expected = restart_and_deliver(
+            spool,
+            port,
+            key,
+            "--workers",
+            "2",
+            *extra,
+            files=files,
+            seen=seen,
+            destination=destination,
+            log=tmp_path / "restarted.log",
+        )
     for path in seen:
         ds = expected[path]
         assert comparable(arrived[str(ds.SOPInstanceUID)]) == comparable(ds)
