@@ -45,6 +45,7 @@ from idiscore.fileio import read as read_file
 from idiscore.fileio import save as save_file
 from idiscore.operators.base import Context, _Shared
 from idiscore.operators.values import charset_of, read_element
+from idiscore.pixels.codestream import blank_dataset_text
 from idiscore.profile import CompiledRules, Profile
 from idiscore.steps import (
     PIXEL_FINDINGS,
@@ -91,6 +92,12 @@ class Core:
         keep_preamble: keep the input's 128-byte file preamble in the output. Off by
             default: the preamble is free for any application's use (PS3.10 §7.1), so
             it may carry identifying bytes, and idiscore writes 128 zero bytes instead.
+        keep_codestream_text: leave the comments and application segments inside
+            compressed pixel data (JPEG ``COM`` and ``APPn`` such as Exif, JPEG 2000
+            ``COM``, JP2 XML and UUID boxes) as they are. Off by default: no attribute
+            rule reaches them, and a scanner or photo application may have written a
+            name or a date there; idiscore zeroes their content, which changes no
+            decoded pixel (see :mod:`idiscore.pixels.codestream`).
     """
 
     def __init__(
@@ -103,6 +110,7 @@ class Core:
         pseudonymizer: Pseudonymizer | None = None,
         options: Mapping[str, Any] | None = None,
         keep_preamble: bool = False,
+        keep_codestream_text: bool = False,
     ) -> None:
         if not isinstance(profile, Profile):
             raise ConfigurationError(f"Core needs a Profile, got {profile!r}")
@@ -126,6 +134,11 @@ class Core:
         if not isinstance(keep_preamble, bool):
             raise ConfigurationError(f"keep_preamble must be True or False, not {keep_preamble!r}")
         self.keep_preamble = keep_preamble
+        if not isinstance(keep_codestream_text, bool):
+            raise ConfigurationError(
+                f"keep_codestream_text must be True or False, not {keep_codestream_text!r}"
+            )
+        self.keep_codestream_text = keep_codestream_text
         self._rules: CompiledRules = profile.compiled
         #: The walker's raw fast paths (see :class:`~idiscore.walker.Walker`); off only to
         #: test them.
@@ -266,6 +279,8 @@ class Core:
         self.apply_bouncers(dataset, pixels_will_be_cleaned=pixels_will_be_cleaned)
         cleaned = self.apply_pixel_processing(dataset) if pixels_will_be_cleaned else dataset
         output = self.apply_rules(cleaned, stream_deferred=stream_deferred)
+        if not self.keep_codestream_text:
+            blank_dataset_text(output)
         info = DeidentificationInfo(profile=self.profile, pixels_cleaned=pixels_will_be_cleaned)
         findings = cleaned.__dict__.get(PIXEL_FINDINGS) if cleaned is not dataset else None
         if findings is not None:

@@ -14,7 +14,7 @@ import io
 import os
 import struct
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
 from pydicom import dcmread
@@ -52,19 +52,32 @@ class FileWindow(io.BufferedIOBase):
     """Read-only bytes ``offset .. offset + length`` of the file at ``path``.
 
     The file is opened on first read and closed by :meth:`close` (or when the window
-    is garbage collected). Reading never changes the file.
+    is garbage collected). Reading never changes the file. The byte ranges of
+    ``zeroed`` (relative to ``offset``) read as zero bytes (see :meth:`zeroing`).
     """
 
-    def __init__(self, path: str | os.PathLike[str], offset: int, length: int) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        offset: int,
+        length: int,
+        zeroed: Sequence[tuple[int, int]] = (),
+    ) -> None:
         super().__init__()
         self.path = os.fspath(path)
         self.offset = offset
         self.length = length
+        self.zeroed = tuple(sorted(zeroed))
         self._position = 0
         self._handle: BinaryIO | None = None
 
     def __repr__(self) -> str:
-        return f"FileWindow({self.path!r}, offset={self.offset}, length={self.length})"
+        zeroed = f", zeroed={list(self.zeroed)}" if self.zeroed else ""
+        return f"FileWindow({self.path!r}, offset={self.offset}, length={self.length}{zeroed})"
+
+    def zeroing(self, spans: Sequence[tuple[int, int]]) -> FileWindow:
+        """A new window over the same bytes that also reads ``spans`` as zeros."""
+        return FileWindow(self.path, self.offset, self.length, (*self.zeroed, *spans))
 
     def readable(self) -> bool:
         return True
@@ -104,8 +117,23 @@ class FileWindow(io.BufferedIOBase):
         data = self._handle.read(size)
         if len(data) != size:
             raise OSError(f"{self.path} is shorter than when it was read (truncated?)")
+        start = self._position
         self._position += size
+        if self.zeroed:
+            data = self._zero(data, start)
         return data
+
+    def _zero(self, data: bytes, start: int) -> bytes:
+        """``data`` (read from ``start``) with the zeroed ranges it overlaps zeroed."""
+        end = start + len(data)
+        overlapping = [(a, b) for a, b in self.zeroed if a < end and b > start]
+        if not overlapping:
+            return data
+        buffer = bytearray(data)
+        for a, b in overlapping:
+            low, high = max(a, start) - start, min(b, end) - start
+            buffer[low:high] = bytes(high - low)
+        return bytes(buffer)
 
     def read1(self, size: int = -1) -> bytes:
         return self.read(size)

@@ -390,8 +390,8 @@ def _write_window(
 def _copy_range(window: FileWindow, start: int, length: int, target: Any) -> bool:
     """Copy with ``os.copy_file_range`` into ``target``'s file; False if not possible."""
     copy = getattr(os, "copy_file_range", None)
-    if copy is None or target is None or not hasattr(target, "fileno"):
-        return False
+    if copy is None or target is None or not hasattr(target, "fileno") or window.zeroed:
+        return False  # (zeroed ranges are applied by the window's read)
     try:
         destination = target.fileno()
     except (OSError, io.UnsupportedOperation):

@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from idiscore.errors import ConfigurationError
+from idiscore.pixels.codestream import CodestreamError, blank_text, text_spans
 from idiscore.profile import Profile
 from idiscore.standard.rulesets import CLEAN_PIXEL_DATA_CODE, OPTION_CODES
 from idiscore.verify.search import (
@@ -223,9 +225,11 @@ class PairVerifier:
         values = collected.values
         result.values = len(values)
         skip = pixel_span(spans, len(output_bytes))
-        hits = find_values(output_bytes, values, encodings_of(output), skip)
+        # text segments of compressed frames (JPEG comments, Exif ...) are searched too
+        texts = _codestream_text(output, output_bytes, skip)
+        hits = find_values(output_bytes, values, encodings_of(output), skip, texts)
         profile = self.profile if self.profile is not None else applied_profile(output)
-        self._judge(hits, spans, profile, result)
+        self._judge(hits, spans, profile, result, texts)
         if self.ocr is not None:
             _check_pixel_text(output, collected, self.ocr, result)
         _check_insertions(output, result)
@@ -241,12 +245,19 @@ class PairVerifier:
             result.preview = previews(original, output)
 
     def _judge(
-        self, hits: list[Any], spans: list[ElementSpan], profile: Profile, result: PairResult
+        self,
+        hits: list[Any],
+        spans: list[ElementSpan],
+        profile: Profile,
+        result: PairResult,
+        texts: Sequence[tuple[int, int]] = (),
     ) -> None:
         seen: set[tuple[str, str, str]] = set()
         for hit in hits:
             span = locate(hit.offset, spans) if hit.offset >= 132 else None
             where = "preamble" if hit.offset < 128 else span.path if span else "unlocated"
+            if any(start <= hit.offset < end for start, end in texts):
+                where = "PixelData (text segment of a compressed frame)"
             entry = {
                 "class": hit.value.kind,
                 "where": where,
@@ -283,7 +294,11 @@ class PairVerifier:
         if CLEAN_PIXEL_DATA_CODE in method_codes(output):
             return  # cleaning recorded: the pixels may differ
         same_syntax = _syntax(original) == _syntax(output)
-        unchanged = original_bytes[before[0] : before[1]] == output_bytes[after[0] : after[1]]
+        kept = original_bytes[before[0] : before[1]]
+        written = output_bytes[after[0] : after[1]]
+        unchanged = kept == written or (
+            same_syntax and _blanked(kept, _syntax(original)) == written
+        )
         if not unchanged and same_syntax:
             result.problems.append("the pixel data changed, but no pixel cleaning is recorded")
 
@@ -334,6 +349,29 @@ def _kept_by(span: ElementSpan, where: str, kind: str, profile: Profile) -> str 
     ):
         return rule_set.name
     return None
+
+
+def _codestream_text(
+    dataset: Dataset, data: bytes, pixels: tuple[int, int] | None
+) -> list[tuple[int, int]]:
+    """The byte ranges of ``data`` that hold the text segments of the compressed frames
+    of its Pixel Data (:mod:`idiscore.pixels.codestream`)."""
+    if pixels is None:
+        return []
+    try:
+        spans = text_spans(data[pixels[0] : pixels[1]], _syntax(dataset))
+    except CodestreamError:
+        return []
+    return [(pixels[0] + start, pixels[0] + end) for start, end in spans]
+
+
+def _blanked(value: bytes, syntax: str) -> bytes | None:
+    """The pixel data ``value`` with the text segments idiscore zeroes zeroed (what the
+    output holds when nothing else changed the pixels)."""
+    try:
+        return blank_text(value, syntax)
+    except CodestreamError:
+        return None
 
 
 def _pixel_range(dataset: Dataset, size: int) -> tuple[int, int] | None:

@@ -4,7 +4,9 @@ Each value is looked for (without case) in the output's character set (Specific 
 Set), UTF-8, Latin-1, UTF-16LE and UTF-16BE, everywhere in the file: the preamble, the file
 meta, the data set with its nested items and private elements -- everything but the value of
 Pixel Data, whose bytes are image samples, not text (text burned into the pixels is found by
-OCR, when the ``ocr`` extra is installed). A hit of a short value (under
+OCR, when the ``ocr`` extra is installed), except the text segments of compressed frames
+(JPEG comments and application segments, JPEG 2000 comments: see
+:mod:`idiscore.pixels.codestream`), which are searched. A hit of a short value (under
 :data:`FREE_LENGTH` characters) or of a number counts only between word boundaries, so an
 ID ``123`` is not found inside ``41235``.
 
@@ -172,15 +174,18 @@ def find_values(
     values: Iterable[IdentifyingValue],
     encodings: list[str],
     skip: tuple[int, int] | None = None,
+    inside: Iterable[tuple[int, int]] = (),
 ) -> list[Hit]:
     """Every value found in ``data`` (at most :data:`MAX_HITS` per value and encoding),
-    outside the byte range ``skip`` (the pixel data)."""
+    outside the byte range ``skip`` (the pixel data) but inside each range of
+    ``inside`` (the text segments of compressed frames)."""
     haystacks: list[tuple[int, bytes]] = []
     if skip is None:
         haystacks.append((0, data.lower()))
     else:
         haystacks.append((0, data[: skip[0]].lower()))
         haystacks.append((skip[1], data[skip[1] :].lower()))
+    haystacks.extend((start, data[start:end].lower()) for start, end in inside)
     hits: list[Hit] = []
     for value in values:
         needle_text = value.text.lower()
