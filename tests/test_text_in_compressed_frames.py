@@ -344,3 +344,18 @@ def test_jp2_metadata_boxes_are_blanked_and_the_rest_is_kept(box: bytes) -> None
     expected = _pixels(ds)
     ds.PixelData = new
     assert np.array_equal(_pixels(ds), expected)
+
+
+def test_explain_says_the_text_segments_are_zeroed(tmp_path: Path) -> None:
+    from idiscore.cli.explain import explain_dataset
+
+    frame = _jpeg(0, comment=SECRET)
+    ds = pydicom.dcmread(_write(_dataset(JPEGBaseline8Bit, [frame]), tmp_path / "in.dcm"))
+    outcomes = {}
+    for keep in (False, True):
+        core = create_default_core()
+        core.keep_codestream_text = keep
+        rows = explain_dataset(ds, core.profile, deidentified=core.deidentify(ds))
+        outcomes[keep] = next(row for row in rows if row.tag == 0x7FE00010)
+    assert outcomes[False].outcome == "cleaned" and "compressed frames" in outcomes[False].rule
+    assert outcomes[True].outcome == "kept"

@@ -30,6 +30,7 @@ from idiscore.operators import (
     SetFixedValue,
 )
 from idiscore.operators.values import charset_of
+from idiscore.pixels.codestream import CodestreamError, blank_text
 from idiscore.profile import Profile
 from idiscore.rules import Rule
 
@@ -46,6 +47,7 @@ _OUTCOMES: dict[type, str] = {
     SetFixedValue: "set",
 }
 _MAX_VALUE = 60
+_PIXEL_DATA = 0x7FE00010
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,21 @@ def _actual_outcome(before: DataElement, after: DataElement | None, expected: st
     if before.VR == "SQ" or after.value == before.value:
         return "kept" if expected not in _CHANGES or before.VR != "SQ" else expected
     return expected if expected in _CHANGES else "replaced"
+
+
+def _codestream_zeroed(
+    before: DataElement, after: DataElement | None, deidentified: Dataset
+) -> bool:
+    """Whether ``after`` is ``before``'s compressed pixel data with its text segments
+    zeroed (:mod:`idiscore.pixels.codestream`)."""
+    meta = getattr(deidentified, "file_meta", None)
+    syntax = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
+    if after is None or not isinstance(before.value, bytes) or after.value == before.value:
+        return False
+    try:
+        return bool(blank_text(before.value, syntax) == after.value)
+    except CodestreamError:
+        return False
 
 
 def _rule_text(profile: Profile, rule: Rule | None) -> str:
@@ -196,6 +213,9 @@ def _explain(
             new_element = deidentified.get(tag)
             if outcome != "creator" and number != 0:
                 outcome = _actual_outcome(element, new_element, outcome)
+            if tag == _PIXEL_DATA and _codestream_zeroed(element, new_element, deidentified):
+                outcome = "cleaned"
+                rule_text = "no rule; the text segments of its compressed frames: zeroed"
         new_value = None
         if show_values and deidentified is not None and element.VR != "SQ":
             new_value = "<removed>" if new_element is None else _value_text(new_element, True)
