@@ -359,3 +359,19 @@ def test_explain_says_the_text_segments_are_zeroed(tmp_path: Path) -> None:
         outcomes[keep] = next(row for row in rows if row.tag == 0x7FE00010)
     assert outcomes[False].outcome == "cleaned" and "compressed frames" in outcomes[False].rule
     assert outcomes[True].outcome == "kept"
+
+
+def test_an_offset_table_that_holds_no_offsets_is_blanked(tmp_path: Path) -> None:
+    frames = [_jpeg(0), _jpeg(1)]
+    valid = encapsulate(frames, has_bot=True)
+    assert text_spans(valid, JPEGBaseline8Bit) == []  # a real table stays
+    table = SECRET + b"\x00" * (-len(SECRET) % 4)
+    items = encapsulate(frames, has_bot=False)[8:]  # the fragment items
+    forged = struct.pack("<LL", 0xE000FFFE, len(table)) + table + items
+    new = blank_text(forged, JPEGBaseline8Bit)
+    assert new is not None and SECRET not in new and len(new) == len(forged)
+    ds = _dataset(JPEGBaseline8Bit, frames)
+    ds.PixelData = forged
+    path = _write(ds, tmp_path / "in.dcm")
+    create_default_core().deidentify_file(path, tmp_path / "out.dcm")
+    assert SECRET not in (tmp_path / "out.dcm").read_bytes()

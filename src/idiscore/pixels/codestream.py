@@ -99,7 +99,7 @@ def text_spans(value: bytes | BinaryIO | io.BufferedIOBase, syntax: str) -> list
     fragments = _fragments(read, size)
     jpeg = syntax in _JPEG
     frame = _jpeg_frame if jpeg else _j2k_frame
-    spans: list[Span] = []
+    spans: list[Span] = _offset_table_text(read, fragments)
     for group in _frame_groups(read, fragments, jpeg):
         stream = b"".join(read(start, end - start) for start, end in group)
         found: list[Span] = []
@@ -201,6 +201,21 @@ def _fragments(read: Callable[[int, int], bytes], size: int) -> list[Span]:
     if position != size:
         raise CodestreamError("the encapsulated pixel data ends inside an item header")
     return fragments
+
+
+def _offset_table_text(read: Callable[[int, int], bytes], fragments: list[Span]) -> list[Span]:
+    """The Basic Offset Table's content when it is no table of offsets (4 bytes each,
+    each the start of a fragment item): a place to hide text, which decoders reject
+    or ignore."""
+    length = struct.unpack("<L", read(4, 4))[0] if fragments or read(0, 8) else 0
+    if not length:
+        return []
+    table = read(8, length)
+    first = 8 + length  # the first fragment item, where offsets count from
+    items = {start - 8 - first for start, _ in fragments}
+    if length % 4 == 0 and set(struct.unpack(f"<{length // 4}L", table)) <= items:
+        return []
+    return [(8, 8 + length)]
 
 
 def _frame_groups(
