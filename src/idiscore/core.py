@@ -46,6 +46,7 @@ from idiscore.fileio import save as save_file
 from idiscore.operators.base import Context, _Shared
 from idiscore.operators.values import charset_of, read_element
 from idiscore.pixels.codestream import blank_dataset_text
+from idiscore.pixels.overlays import clear_embedded_overlays
 from idiscore.profile import CompiledRules, Profile
 from idiscore.steps import (
     PIXEL_FINDINGS,
@@ -281,6 +282,7 @@ class Core:
         output = self.apply_rules(cleaned, stream_deferred=stream_deferred)
         if not self.keep_codestream_text:
             blank_dataset_text(output)
+        clear_embedded_overlays(cleaned, output)
         info = DeidentificationInfo(profile=self.profile, pixels_cleaned=pixels_will_be_cleaned)
         findings = cleaned.__dict__.get(PIXEL_FINDINGS) if cleaned is not dataset else None
         if findings is not None:

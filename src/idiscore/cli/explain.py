@@ -30,7 +30,9 @@ from idiscore.operators import (
     SetFixedValue,
 )
 from idiscore.operators.values import charset_of
+from idiscore.pixels._dataset import read_value
 from idiscore.pixels.codestream import CodestreamError, blank_text
+from idiscore.pixels.overlays import clear_bits, embedded_overlay_bits
 from idiscore.profile import Profile
 from idiscore.rules import Rule
 
@@ -98,19 +100,28 @@ def _actual_outcome(before: DataElement, after: DataElement | None, expected: st
     return expected if expected in _CHANGES else "replaced"
 
 
-def _codestream_zeroed(
-    before: DataElement, after: DataElement | None, deidentified: Dataset
-) -> bool:
-    """Whether ``after`` is ``before``'s compressed pixel data with its text segments
-    zeroed (:mod:`idiscore.pixels.codestream`)."""
+def _pixel_change(
+    before: DataElement, after: DataElement | None, source: Dataset, deidentified: Dataset
+) -> str | None:
+    """Why ``after`` (the output's Pixel Data) differs from ``before`` when no rule
+    changed it: text segments of compressed frames zeroed, embedded overlays cleared."""
+    if after is None or not isinstance(before.value, bytes) or after.value == before.value:
+        return None
     meta = getattr(deidentified, "file_meta", None)
     syntax = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
-    if after is None or not isinstance(before.value, bytes) or after.value == before.value:
-        return False
     try:
-        return bool(blank_text(before.value, syntax) == after.value)
+        if blank_text(before.value, syntax) == after.value:
+            return "no rule; the text segments of its compressed frames: zeroed"
     except CodestreamError:
-        return False
+        return None
+    overlays = embedded_overlay_bits(source)
+    bits = [bit for group, bit in overlays.items() if (group, 0x0102) not in deidentified]
+    little = getattr(deidentified, "original_encoding", (None, True))[1] is not False
+    allocated = read_value(source, 0x00280100)  # (source is the caller's: not converted)
+    cleared = bits and allocated in (8, 16, 32)
+    if cleared and clear_bits(before.value, allocated, little, bits) == after.value:
+        return "no rule; the overlays embedded in its unused bits: cleared"
+    return None
 
 
 def _rule_text(profile: Profile, rule: Rule | None) -> str:
@@ -213,9 +224,13 @@ def _explain(
             new_element = deidentified.get(tag)
             if outcome != "creator" and number != 0:
                 outcome = _actual_outcome(element, new_element, outcome)
-            if tag == _PIXEL_DATA and _codestream_zeroed(element, new_element, deidentified):
-                outcome = "cleaned"
-                rule_text = "no rule; the text segments of its compressed frames: zeroed"
+            change = (
+                _pixel_change(element, new_element, dataset, deidentified)
+                if tag == _PIXEL_DATA
+                else None
+            )
+            if change is not None:
+                outcome, rule_text = "cleaned", change
         new_value = None
         if show_values and deidentified is not None and element.VR != "SQ":
             new_value = "<removed>" if new_element is None else _value_text(new_element, True)

@@ -31,6 +31,7 @@ from pydicom.dataset import Dataset
 
 from idiscore.errors import ConfigurationError
 from idiscore.pixels.codestream import CodestreamError, blank_text, text_spans
+from idiscore.pixels.overlays import clear_bits, embedded_overlay_bits
 from idiscore.profile import Profile
 from idiscore.standard.rulesets import CLEAN_PIXEL_DATA_CODE, OPTION_CODES
 from idiscore.verify.search import (
@@ -296,8 +297,10 @@ class PairVerifier:
         same_syntax = _syntax(original) == _syntax(output)
         kept = original_bytes[before[0] : before[1]]
         written = output_bytes[after[0] : after[1]]
+        # idiscore zeroes the text segments of compressed frames and clears overlays
+        # embedded in unused bits: that is no change
         unchanged = kept == written or (
-            same_syntax and _blanked(kept, _syntax(original)) == written
+            same_syntax and _as_idiscore_writes(original, kept, output) == written
         )
         if not unchanged and same_syntax:
             result.problems.append("the pixel data changed, but no pixel cleaning is recorded")
@@ -365,13 +368,30 @@ def _codestream_text(
     return [(pixels[0] + start, pixels[0] + end) for start, end in spans]
 
 
-def _blanked(value: bytes, syntax: str) -> bytes | None:
-    """The pixel data ``value`` with the text segments idiscore zeroes zeroed (what the
-    output holds when nothing else changed the pixels)."""
+def _as_idiscore_writes(original: Dataset, value: bytes, output: Dataset) -> bytes | None:
+    """The input's pixel data ``value`` as idiscore writes it when nothing else changes
+    the pixels: the text segments of compressed frames zeroed, the overlays embedded in
+    unused bits (that the output no longer describes) cleared."""
+    syntax = _syntax(original)
     try:
-        return blank_text(value, syntax)
+        value = blank_text(value, syntax) or value
     except CodestreamError:
         return None
+    overlays = embedded_overlay_bits(original)
+    bits = [bit for group, bit in overlays.items() if (group, 0x0102) not in output]
+    allocated = original.get("BitsAllocated")
+    if bits and syntax in _NATIVE and allocated in (8, 16, 32):
+        value = clear_bits(value, allocated, _NATIVE[syntax], bits)
+    return value
+
+
+#: native transfer syntaxes: little endian?
+_NATIVE = {
+    "1.2.840.10008.1.2": True,
+    "1.2.840.10008.1.2.1": True,
+    "1.2.840.10008.1.2.1.99": True,
+    "1.2.840.10008.1.2.2": False,
+}
 
 
 def _pixel_range(dataset: Dataset, size: int) -> tuple[int, int] | None:
