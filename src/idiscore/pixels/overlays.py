@@ -33,6 +33,8 @@ _NATIVE = {
     "1.2.840.10008.1.2.2": False,  # Explicit VR Big Endian
 }
 _WORDS = {8: "u1", 16: "u2", 32: "u4"}
+#: Overlay Bit Position (60xx,0102) of each overlay group
+_BIT_POSITION = {group: BaseTag((group << 16) | 0x0102) for group in range(0x6000, 0x6020, 2)}
 
 
 def _int(value: Any) -> int | None:
@@ -45,6 +47,10 @@ def _int(value: Any) -> int | None:
 def embedded_overlay_bits(dataset: Dataset) -> dict[int, int]:
     """The overlays ``dataset`` stores in unused bits of its Pixel Data: {overlay group:
     bit position}. Reads the header only; never changes ``dataset``."""
+    elements = dataset._dict
+    groups = [group for group in range(0x6000, 0x6020, 2) if _BIT_POSITION[group] in elements]
+    if not groups:  # (every dataset is asked: the common answer comes first)
+        return {}
     allocated = _int(read_value(dataset, 0x00280100))
     stored = _int(read_value(dataset, 0x00280101))
     high = _int(read_value(dataset, 0x00280102))
@@ -52,8 +58,8 @@ def embedded_overlay_bits(dataset: Dataset) -> dict[int, int]:
         return {}
     image_bits = range(high - stored + 1, high + 1)
     found: dict[int, int] = {}
-    for group in range(0x6000, 0x6020, 2):
-        if dataset._dict.get(BaseTag((group << 16) | 0x3000)) is not None:
+    for group in groups:
+        if elements.get(BaseTag((group << 16) | 0x3000)) is not None:
             continue  # the overlay has its own data
         position = _int(read_value(dataset, (group << 16) | 0x0102))
         bits = _int(read_value(dataset, (group << 16) | 0x0100))
