@@ -12,10 +12,12 @@ from pydicom._uid_dict import UID_dictionary
 from pydicom.dataset import Dataset
 
 from idiscore.bouncers import (
+    AUDIO_SOP_CLASSES,
     BURNED_IN_TEXT_SOP_CLASSES,
     ENCAPSULATED_DOCUMENT_SOP_CLASSES,
     Bouncer,
     CriterionBouncer,
+    RejectAudio,
     RejectBurnedInAnnotation,
     RejectEncapsulatedDocuments,
     RejectEncapsulatedImageStorage,
@@ -24,6 +26,7 @@ from idiscore.bouncers import (
     default_bouncers,
     is_standard_storage_sop_class,
 )
+from idiscore.defaults import create_default_core
 from idiscore.errors import ConfigurationError, DatasetRejectedError
 from idiscore.image_processing import Criterion
 
@@ -165,6 +168,32 @@ def test_encapsulated_document_list_matches_pydicom_and_alias() -> None:
     RejectEncapsulatedDocuments().inspect(header(CT))
 
 
+@pytest.mark.parametrize(
+    "sop_class, name",
+    [
+        ("1.2.840.10008.5.1.4.1.1.9.4.1", "Basic Voice Audio Waveform Storage"),
+        ("1.2.840.10008.5.1.4.1.1.9.4.2", "General Audio Waveform Storage"),
+    ],
+)
+def test_recorded_sound_is_rejected(sop_class: str, name: str) -> None:
+    reason = rejection(RejectAudio(), header(sop_class, Modality="AU"))
+    assert reason == f"SOP class {sop_class} ({name}) carries recorded sound"
+    # by the default core too, whatever the header says about burned-in text
+    ds = header(sop_class, Modality="AU", BurnedInAnnotation="NO")
+    with pytest.raises(DatasetRejectedError, match="recorded sound"):
+        create_default_core().deidentify(ds)
+
+
+def test_audio_list_is_every_audio_waveform_pydicom_knows() -> None:
+    expected = {
+        uid
+        for uid, entry in UID_dictionary.items()
+        if "Audio" in entry[0] and entry[0].endswith("Waveform Storage")
+    }
+    assert set(AUDIO_SOP_CLASSES) == expected
+    RejectAudio().inspect(header("1.2.840.10008.5.1.4.1.1.9.1.1"))  # an ECG is no sound
+
+
 # --------------------------------------------------------------------------- burned in
 
 
@@ -269,6 +298,7 @@ def test_default_bouncers() -> None:
         "RejectNonStandardDicom",
         "RejectKOGSPS",
         "RejectEncapsulatedDocuments",
+        "RejectAudio",
         "RejectBurnedInAnnotation",
     ]
     assert repr(default_bouncers()[0]) == "RejectNonStandardDicom()"

@@ -18,6 +18,8 @@ RejectKOGSPS                   Key Object Selection Documents and Grayscale Soft
 RejectEncapsulatedDocuments    Encapsulated PDF, CDA, STL, OBJ and MTL: free-form documents
                                or models no tag rule can clean (alias
                                RejectEncapsulatedImageStorage)
+RejectAudio                    Basic Voice Audio and General Audio Waveforms: recorded
+                               speech (a dictation names the patient) no tag rule can clean
 RejectBurnedInAnnotation       Burned In Annotation YES, or absent where the SOP class or
                                modality usually carries burned-in text - unless the pixel
                                processor will clean this dataset
@@ -65,6 +67,12 @@ ENCAPSULATED_DOCUMENT_SOP_CLASSES: tuple[str, ...] = (
     "1.2.840.10008.5.1.4.1.1.104.3",
     "1.2.840.10008.5.1.4.1.1.104.4",
     "1.2.840.10008.5.1.4.1.1.104.5",
+)
+
+#: Basic Voice Audio and General Audio Waveform Storage: recorded sound.
+AUDIO_SOP_CLASSES: tuple[str, ...] = (
+    "1.2.840.10008.5.1.4.1.1.9.4.1",
+    "1.2.840.10008.5.1.4.1.1.9.4.2",
 )
 
 #: SOP classes whose images typically have text burned into the pixels: secondary capture
@@ -253,6 +261,16 @@ class RejectEncapsulatedDocuments(Bouncer):
 RejectEncapsulatedImageStorage = RejectEncapsulatedDocuments
 
 
+class RejectAudio(Bouncer):
+    """Rejects recorded sound (Basic Voice Audio, General Audio Waveform): a dictation
+    says the patient's name and birth date aloud, and no tag rule can clean a waveform."""
+
+    def inspect(self, dataset: Dataset, *, pixels_will_be_cleaned: bool = False) -> None:
+        uid = _sop_class(dataset)
+        if uid in AUDIO_SOP_CLASSES:
+            raise self.reject(f"SOP class {_describe(uid)} carries recorded sound")
+
+
 class RejectBurnedInAnnotation(Bouncer):
     """Rejects datasets whose pixels (probably) show identifying text, unless cleaned.
 
@@ -428,18 +446,20 @@ def default_bouncers() -> list[Bouncer]:
     """The bouncers of the default core, in the order they run.
 
     Non-standard objects first (nothing else can be judged without a known SOP class),
-    then key objects and presentation states, encapsulated documents, and burned-in
-    annotation (lenient: an explicit NO is trusted).
+    then key objects and presentation states, encapsulated documents, recorded sound,
+    and burned-in annotation (lenient: an explicit NO is trusted).
     """
     return [
         RejectNonStandardDicom(),
         RejectKOGSPS(),
         RejectEncapsulatedDocuments(),
+        RejectAudio(),
         RejectBurnedInAnnotation(),
     ]
 
 
 __all__ = [
+    "AUDIO_SOP_CLASSES",
     "BURNED_IN_TEXT_MODALITIES",
     "BURNED_IN_TEXT_SOP_CLASSES",
     "ENCAPSULATED_DOCUMENT_SOP_CLASSES",
@@ -448,6 +468,7 @@ __all__ = [
     "CriterionBouncer",
     "DatasetRejected",
     "PatchedDataset",
+    "RejectAudio",
     "RejectBurnedInAnnotation",
     "RejectEncapsulatedDocuments",
     "RejectEncapsulatedImageStorage",
