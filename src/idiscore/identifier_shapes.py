@@ -10,7 +10,8 @@ The rules, in the order they are applied (each marks tokens; a marked token is d
 
 1. **Patterns on the text**: e-mail addresses, URLs and bare domains (``pacs.example.org``);
    dates with a year in every usual order and separator (``2020-01-31``, ``31/01/2020``,
-   ``1.3.61``, ``01/2020``); dates with a month name, with or without a year (``31 Jan 2020``,
+   ``1.3.61``, ``01/2020``), ISO 8601 date-times (``2020-01-31T10:22``); dates with a
+   month name, with or without a year (``31 Jan 2020``,
    ``14 Mar``, ``March 14``, ``14th of March``, ``Mar 1, 1961``); times (``12:30``, ``5pm``,
    ``10h15``); phone numbers with a country code (``+44 20 7946 0958``), an area code in
    brackets (``(555) 123-4567``) or the usual groupings (``555-123-4567``, ``555-1234``,
@@ -112,6 +113,12 @@ _PATTERNS: tuple[tuple[re.Pattern[str], int], ...] = tuple(
         (r"(?<![\w.+%-])[\w.+%-]+@[\w-]+(?:\.[\w-]+)+", 0),
         (r"(?<![\w.])(?:[a-z][a-z0-9+.-]*://|www\.)\S*", 0),
         (rf"(?<![\w@.-])(?:[a-z0-9-]+\.)+{_TLD}(?![\w-])(?:/\S*)?", 0),
+        # ISO 8601 date and time: 2020-01-31T10:22, 2020-01-31T10:22:15.5+01:00
+        (
+            rf"{_NO_ALNUM_BEFORE}\d{{4}}-?\d{{2}}-?\d{{2}}T\d{{2}}(?::?\d{{2}}){{0,2}}"
+            r"(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?(?![\w])",
+            0,
+        ),
         # numeric dates with a year: 2020-01-31, 31/01/2020, 1.2.20, 2020-01, 01/2020
         (rf"{_NO_ALNUM_BEFORE}\d{{4}}[-/.]\d{{1,2}}[-/.]\d{{1,2}}(?!\d)", 0),
         (rf"{_NO_ALNUM_BEFORE}\d{{1,2}}[-/.]\d{{1,2}}[-/.]\d{{2,4}}(?!\d)", 0),
