@@ -665,6 +665,7 @@ Z_TAGS = [
 SAFE_PRIVATE = [
     (0x00190010, b"GEMS_ACQU_01", 0x00191023, "DS"),
     (0x00190010, b"GEMS_ACQU_01", 0x00191024, "DS"),
+    (0x00190010, b"GEMS_ACQU_01", 0x0019109E, "LO"),  # free text: judged on its words
     (0x20010010, b"Philips Imaging DD 001", 0x20011002, "IS"),
     (0x20010010, b"Philips Imaging DD 001", 0x20011005, "SS"),
     (0x01E10010, b"ELSCINT1", 0x01E11026, "CS"),

@@ -329,3 +329,41 @@ def test_a_safe_private_attribute_as_declared_is_kept(tmp_path: Path, syntax: st
         written = pydicom.dcmread(io.BytesIO(outputs[0]))
     assert written[0x00191023].value in ("12.5", b"12.5", 12.5)
     assert written[0x00190010].value == "GEMS_ACQU_01"
+
+
+def _safe_text_file(tmp_path: Path, value: str, syntax: str) -> Path:
+    ds = sop_dataset(PatientName="Smith^Jane", PatientID="PID-778899")
+    ds.add(DataElement(0x00190010, "LO", "GEMS_ACQU_01"))
+    # (0019,xx9E) GEMS_ACQU_01: Internal Pulse Sequence Name, LO in Table E.3.10-1
+    ds.add(DataElement(0x0019109E, "LO", value))
+    ds.file_meta.TransferSyntaxUID = SYNTAXES[syntax]
+    path = tmp_path / f"safe-text-{syntax}.dcm"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.save_as(
+            path,
+            enforce_file_format=True,
+            implicit_vr=syntax == "implicit-le",
+            little_endian=syntax != "explicit-be",
+        )
+    return path
+
+
+@pytest.mark.parametrize("syntax", SYNTAXES)
+@pytest.mark.parametrize("value", ["FSE SMITH", "jane", "PID-778899", "Smith^Jane"])
+def test_safe_private_text_naming_the_patient_is_removed(
+    tmp_path: Path, value: str, syntax: str
+) -> None:
+    """A safe free-text attribute holds the vendor's words; a name or ID of this very
+    patient typed into it is not kept."""
+    outputs = _outputs(tmp_path, _safe_text_file(tmp_path, value, syntax))
+    for output in outputs:
+        assert b"Smith" not in output and b"SMITH" not in output and b"778899" not in output
+        assert b"jane" not in output.lower()
+
+
+@pytest.mark.parametrize("syntax", SYNTAXES)
+def test_safe_private_text_of_the_vendor_is_kept(tmp_path: Path, syntax: str) -> None:
+    outputs = _outputs(tmp_path, _safe_text_file(tmp_path, "FSE-XL 3D", syntax))
+    for output in outputs:
+        assert b"FSE-XL 3D" in output

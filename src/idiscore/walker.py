@@ -265,8 +265,11 @@ class Walker:
                         result = self._apply(
                             rule, operation, source, tag, context, element, creator
                         )
-                elif kind is KeepAsDeclared and raw.VR:
-                    kept = operation.keeps_encoded(raw.VR, raw.value or b"")  # type: ignore[attr-defined]
+                elif (
+                    kind is KeepAsDeclared
+                    and raw.VR
+                    and (kept := operation.keeps_encoded(raw.VR, raw.value or b"")) is not None  # type: ignore[attr-defined]
+                ):
                     result = raw if kept else None
                 elif kind is HashUID and (raw.VR or vr_of(raw, creator)) == "UI":
                     result = _raw_uids(raw, context.pseudonymizer.uid)

@@ -343,6 +343,19 @@ def _clean_once(text: str, matcher: _IdentifyingMatcher, vocabulary: Vocabulary)
     return _assemble(text, tokens, keep)
 
 
+def mentions_identity(value: str, identifying_values: frozenset[str]) -> bool:
+    """Whether ``value`` holds a token (or a run of tokens) of the dataset's own
+    identifying values (see :func:`identifying_values`): a name part, an ID ..."""
+    if not identifying_values or not value:
+        return False
+    matcher = _matcher_for(identifying_values)
+    tokens = _tokenise(value)
+    if any(matcher.matches_token(token) for token in tokens):
+        return True
+    keep = [True] * len(tokens)
+    return matcher.drop_sequences(tokens, list(range(len(tokens))), keep)
+
+
 def clean_text(
     value: str,
     identifying_values: Iterable[str] = (),

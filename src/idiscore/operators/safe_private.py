@@ -17,7 +17,8 @@ VR is the declared one and its value fits that VR, and removes it otherwise:
   declared.
 
 An element of a declared VR that is free text (LO, SH, ST, LT) is kept as the table
-says.
+says, unless it holds one of the dataset's own identifying values (a name part, the
+patient ID ...): the vendor's words are safe, a name typed into them is not.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 from pydicom.dataelem import DataElement
 
 from idiscore.operators.base import Context, Operator
+from idiscore.operators.cleaning import mentions_identity
 from idiscore.operators.values import values_of
 
 __all__ = ["KeepAsDeclared"]
@@ -65,18 +67,27 @@ class KeepAsDeclared(Operator):
             return element if vr == "SQ" and "SQ" in accepted else None
         if vr == "UN":
             data = element.value if isinstance(element.value, bytes) else b""
-            return element if any(_fits(data, one) for one in accepted) else None
+            if not any(_fits(data, one) for one in accepted):
+                return None
+            if accepted & _FREE_TEXT:  # its words, in any single-byte reading
+                text = data.decode("latin-1", "replace")
+                if mentions_identity(text, context.identifying_values):
+                    return None
+            return element
         if vr not in accepted:
             return None
         pattern = _REPERTOIRE.get(vr)
         if pattern is None:
+            if vr in _FREE_TEXT and _names_the_patient(element, context):
+                return None
             return element
         text = "\\".join(str(value) for value in values_of(element))
         return element if pattern.fullmatch(text.encode("latin-1", "replace")) else None
 
-    def keeps_encoded(self, vr: str, data: bytes) -> bool:
+    def keeps_encoded(self, vr: str, data: bytes) -> bool | None:
         """What :meth:`apply` decides for an element read with the explicit VR ``vr``
-        (not ``UN``, not ``SQ``) and the value bytes ``data``, judged on the bytes.
+        (not ``UN``, not ``SQ``) and the value bytes ``data``, judged on the bytes; None
+        for free text, which is judged on its words (:meth:`apply`).
 
         The walker's raw fast path: no value is decoded. The bytes hold the characters
         of the decoded values, plus padding and separators the repertoires allow.
@@ -87,8 +98,20 @@ class KeepAsDeclared(Operator):
         accepted = declared.split("/")
         if "SQ" in accepted or vr not in accepted:
             return False
+        if vr in _FREE_TEXT:
+            return None  # judged on its decoded words (apply)
         pattern = _REPERTOIRE.get(vr)
         return pattern is None or pattern.fullmatch(data) is not None
+
+
+_FREE_TEXT = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
+
+
+def _names_the_patient(element: DataElement, context: Context) -> bool:
+    """Whether a free-text value holds one of the dataset's own identifying values (a
+    name part, an ID): a safe attribute's words are the vendor's, not the patient's."""
+    identifying = context.identifying_values
+    return any(mentions_identity(str(value), identifying) for value in values_of(element))
 
 
 def _fits(data: bytes, vr: str) -> bool:
