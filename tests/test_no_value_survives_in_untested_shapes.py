@@ -285,13 +285,16 @@ def test_bytes_in_a_sequences_place_are_refused(tmp_path: Path, vr: str) -> None
 # -- finding 5: a safe private attribute holding something else than declared -----------
 
 
-def _safe_private_file(tmp_path: Path, vr: str, value: bytes, syntax: str) -> Path:
-    ds = sop_dataset()
+def _safe_private_file(
+    tmp_path: Path, vr: str, value: bytes, syntax: str, tag: int = 0x00191023
+) -> Path:
+    """A file with a safe private attribute of GEMS_ACQU_01: by default (0019,xx23) Table
+    Speed, DS in Table E.3.10-1."""
+    ds = sop_dataset(PatientName="Smith^Jane", PatientID="PID-778899")
     ds.add(DataElement(0x00190010, "LO", "GEMS_ACQU_01"))
-    # (0019,xx23) GEMS_ACQU_01: Table Speed, DS in Table E.3.10-1
-    ds.add(DataElement(0x00191023, vr, value if vr in ("OB", "UN") else value.decode()))
+    ds.add(DataElement(tag, vr, value if vr in ("OB", "UN") else value.decode()))
     ds.file_meta.TransferSyntaxUID = SYNTAXES[syntax]
-    path = tmp_path / f"safe-{vr}-{syntax}.dcm"
+    path = tmp_path / f"safe-{tag:08X}-{vr}-{syntax}.dcm"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds.save_as(
@@ -332,21 +335,8 @@ def test_a_safe_private_attribute_as_declared_is_kept(tmp_path: Path, syntax: st
 
 
 def _safe_text_file(tmp_path: Path, value: str, syntax: str) -> Path:
-    ds = sop_dataset(PatientName="Smith^Jane", PatientID="PID-778899")
-    ds.add(DataElement(0x00190010, "LO", "GEMS_ACQU_01"))
     # (0019,xx9E) GEMS_ACQU_01: Internal Pulse Sequence Name, LO in Table E.3.10-1
-    ds.add(DataElement(0x0019109E, "LO", value))
-    ds.file_meta.TransferSyntaxUID = SYNTAXES[syntax]
-    path = tmp_path / f"safe-text-{syntax}.dcm"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds.save_as(
-            path,
-            enforce_file_format=True,
-            implicit_vr=syntax == "implicit-le",
-            little_endian=syntax != "explicit-be",
-        )
-    return path
+    return _safe_private_file(tmp_path, "LO", value.encode(), syntax, 0x0019109E)
 
 
 @pytest.mark.parametrize("syntax", SYNTAXES)

@@ -22,7 +22,7 @@ import io
 import os
 import secrets
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, Any, BinaryIO
 
 from pydicom.charset import convert_encodings
@@ -106,63 +106,51 @@ class OutputDataset(FileDataset):
         overwrite: bool = True,
         **kwargs: Any,
     ) -> None:
-        try:
-            self._save_as(
-                filename,
-                write_like_original,
-                implicit_vr=implicit_vr,
-                little_endian=little_endian,
-                enforce_file_format=enforce_file_format,
-                overwrite=overwrite,
-                **kwargs,
-            )
-        except IDISCoreError:
-            raise
-        except OSError as exc:
-            if exc.errno is not None:
-                raise  # the file system's: it names the file, never a value
-            # pydicom's wrapper of an encoding error, which quotes the element
-            raise encoding_error(exc, "cannot write the data set") from None
-        except Exception as exc:
-            raise encoding_error(exc, "cannot write the data set") from None
+        with _idiscore_errors():
+            if (
+                write_like_original is not None
+                or implicit_vr is not None
+                or little_endian is not None
+                or enforce_file_format
+                or not overwrite
+                or kwargs
+            ):
+                super().save_as(
+                    filename,
+                    write_like_original,
+                    implicit_vr=implicit_vr,
+                    little_endian=little_endian,
+                    enforce_file_format=enforce_file_format,
+                    overwrite=overwrite,
+                    **kwargs,
+                )
+                return
+            plan = _plan(self)  # refusals come before the file is opened, as with pydicom
+            if plan is None:
+                super().save_as(filename)
+            elif isinstance(filename, str | os.PathLike):
+                with open(filename, "wb") as handle:
+                    _write(handle, self, *plan)
+            else:
+                _write(filename, self, *plan)
 
-    def _save_as(
-        self,
-        filename: str | os.PathLike[Any] | BinaryIO | WriteableBuffer,
-        write_like_original: bool | None,
-        *,
-        implicit_vr: bool | None,
-        little_endian: bool | None,
-        enforce_file_format: bool,
-        overwrite: bool,
-        **kwargs: Any,
-    ) -> None:
-        if (
-            write_like_original is not None
-            or implicit_vr is not None
-            or little_endian is not None
-            or enforce_file_format
-            or not overwrite
-            or kwargs
-        ):
-            super().save_as(
-                filename,
-                write_like_original,
-                implicit_vr=implicit_vr,
-                little_endian=little_endian,
-                enforce_file_format=enforce_file_format,
-                overwrite=overwrite,
-                **kwargs,
-            )
-            return
-        plan = _plan(self)  # refusals come before the file is opened, as with pydicom
-        if plan is None:
-            super().save_as(filename)
-        elif isinstance(filename, str | os.PathLike):
-            with open(filename, "wb") as handle:
-                _write(handle, self, *plan)
-        else:
-            _write(filename, self, *plan)
+
+@contextlib.contextmanager
+def _idiscore_errors() -> Iterator[None]:
+    """Errors of writing as idiscore's: a file system ``OSError`` passes as it is (it
+    names the file, never a value); pydicom's errors (and its ``OSError`` wrapper of an
+    encoding error, which prints the element) become an :class:`EncodingError` naming
+    the type only."""
+    try:
+        yield
+    except IDISCoreError:
+        raise
+    except OSError as exc:
+        if exc.errno is not None:
+            raise
+        raise encoding_error(exc, "cannot write the data set") from None
+    except Exception as exc:
+        raise encoding_error(exc, "cannot write the data set") from None
 
 
 def _save_to(handle: IO[bytes] | BinaryIO | WriteableBuffer, dataset: Dataset) -> None:
