@@ -10,7 +10,7 @@ cleans free text (PS3.15 "C" action, Clean Descriptors Option). It is built from
 2. the code values of the modality CIDs (``CT``, ``MR``, ``PT`` ...) and the alphabetic parts
    of the UCUM unit codes (``mm``, ``Bq``, ``Gy`` ...);
 3. a curated list of imaging abbreviations (sequence and protocol names, orientations,
-   vendor acronyms) that no context group contains.
+   vendor acronyms, radiotherapy volumes and techniques) that no context group contains.
 
 Words that look like personal names are left out, because they could be the name of a person
 in a free-text field: a word is treated as a proper name when, in the SNOMED CT meanings (which
@@ -171,6 +171,8 @@ METAL METALLIC PROSTHESIS IMPLANT HARDWARE STENT PACEMAKER CATHETER SEDATION ANE
 COMPLICATIONS COMPLICATION EXTRAVASATION ALLERGY ALLERGIC REACTION PREMEDICATION
 FINDINGS IMPRESSION CONCLUSION HISTORY INDICATION TECHNIQUE RESULTS RESULT
 DAYS WEEKS MONTHS YEARS DAY WEEK MONTH YEAR
+GTV CTV PTV ITV IGTV PRV OAR OARS BOOST SIB IMRT VMAT IGRT SBRT SABR SRS SRT DRR CBCT MV GY CGY
+EXTERNAL BODY COUCH RING ISOCENTER ISOCENTRE PLAN PLANNING BEAM BEAMS FIELD FIELDS ARC ARCS
 AGATSTON SUVMAX SUVMEAN SUVPEAK KUB IVP DSA DOPPLER DUPLEX TRANSVAGINAL TRANSABDOMINAL
 TRANSRECTAL ELASTOGRAPHY ECHOCARDIOGRAM ECHOCARDIOGRAPHY MAMMOGRAM MAMMOGRAPHY TOMOSYNTHESIS
 BIRADS PIRADS LIRADS TIRADS LUNGRADS BIOPSY GUIDED GUIDANCE AGE
