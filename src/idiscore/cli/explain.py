@@ -30,9 +30,8 @@ from idiscore.operators import (
     SetFixedValue,
 )
 from idiscore.operators.values import charset_of
-from idiscore.pixels._dataset import read_value
 from idiscore.pixels.codestream import CodestreamError, blank_text
-from idiscore.pixels.overlays import clear_bits, embedded_overlay_bits
+from idiscore.pixels.overlays import cleared_value, described_groups
 from idiscore.profile import Profile
 from idiscore.rules import Rule
 
@@ -114,12 +113,9 @@ def _pixel_change(
             return "no rule; the text segments of its compressed frames: zeroed"
     except CodestreamError:
         return None
-    overlays = embedded_overlay_bits(source)
-    bits = [bit for group, bit in overlays.items() if (group, 0x0102) not in deidentified]
-    little = getattr(deidentified, "original_encoding", (None, True))[1] is not False
-    allocated = read_value(source, 0x00280100)  # (source is the caller's: not converted)
-    cleared = bits and allocated in (8, 16, 32)
-    if cleared and clear_bits(before.value, allocated, little, bits) == after.value:
+    # (reads the caller's header without converting it)
+    cleared = cleared_value(source, before.value, syntax, described_groups(deidentified))
+    if cleared is not None and cleared == after.value:
         return "no rule; the overlays embedded in its unused bits: cleared"
     return None
 

@@ -13,6 +13,7 @@ keeps it) stays.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,13 @@ from pydicom.tag import BaseTag
 from idiscore.fileio import FileWindow
 from idiscore.pixels._dataset import read_value
 
-__all__ = ["clear_bits", "clear_embedded_overlays", "embedded_overlay_bits"]
+__all__ = [
+    "clear_bits",
+    "clear_embedded_overlays",
+    "cleared_value",
+    "described_groups",
+    "embedded_overlay_bits",
+]
 
 _PIXEL_DATA = BaseTag(0x7FE00010)
 _NATIVE = {
@@ -80,20 +87,36 @@ def clear_bits(value: bytes, bits_allocated: int, little_endian: bool, bits: lis
     return cleared + value[whole:]
 
 
+def cleared_value(
+    source: Dataset, value: bytes, syntax: str, described: Container[int] = ()
+) -> bytes | None:
+    """``value`` (the native Pixel Data words of ``source``, in ``syntax``) with the bits
+    of the overlays ``source`` embeds there cleared, but those of the overlay groups in
+    ``described`` (which the output still describes); None when nothing is cleared (no
+    such overlay, a compressed syntax, no bit set)."""
+    bits = [bit for group, bit in embedded_overlay_bits(source).items() if group not in described]
+    allocated = _int(read_value(source, 0x00280100))
+    if not bits or syntax not in _NATIVE or allocated not in _WORDS:
+        return None
+    cleared = clear_bits(value, allocated, _NATIVE[syntax], bits)
+    return None if cleared == value else cleared
+
+
+def described_groups(dataset: Dataset) -> set[int]:
+    """The overlay groups whose bit position ``dataset`` holds."""
+    return {group for group, tag in _BIT_POSITION.items() if tag in dataset._dict}
+
+
 def clear_embedded_overlays(source: Dataset, output: Dataset) -> bool:
     """Clear, in ``output``'s native Pixel Data, the bits of the overlays ``source``
     embeds there and ``output`` no longer describes. A changed value is stored as a new
     element (a streamed value is read). Returns whether a bit was set and cleared."""
-    overlays = embedded_overlay_bits(source)
-    bits = [
-        position
-        for group, position in overlays.items()
-        if output._dict.get(BaseTag((group << 16) | 0x0102)) is None
-    ]
+    if not embedded_overlay_bits(source):
+        return False
     meta = getattr(output, "file_meta", None)
     syntax = str(meta.get("TransferSyntaxUID", "")) if meta is not None else ""
     element = output._dict.get(_PIXEL_DATA)
-    if not bits or element is None or syntax not in _NATIVE:
+    if element is None or syntax not in _NATIVE:
         return False
     value = element.value
     if isinstance(value, FileWindow):
@@ -103,11 +126,10 @@ def clear_embedded_overlays(source: Dataset, output: Dataset) -> bool:
         value = data
     if not isinstance(value, bytes) or not value:
         return False
-    allocated = _int(read_value(source, 0x00280100))
-    assert allocated is not None  # embedded_overlay_bits found overlays
-    cleared = clear_bits(value, allocated, _NATIVE[syntax], bits)
-    if cleared == value:
+    cleared = cleared_value(source, value, syntax, described_groups(output))
+    if cleared is None:
         return False
+    allocated = _int(read_value(source, 0x00280100))
     vr = element.VR if element.VR in ("OB", "OW") else ("OB" if allocated == 8 else "OW")
     output._dict[_PIXEL_DATA] = DataElement(_PIXEL_DATA, vr, cleared)
     return True

@@ -31,7 +31,7 @@ from pydicom.dataset import Dataset
 
 from idiscore.errors import ConfigurationError
 from idiscore.pixels.codestream import CodestreamError, blank_text, text_spans
-from idiscore.pixels.overlays import clear_bits, embedded_overlay_bits
+from idiscore.pixels.overlays import cleared_value, described_groups
 from idiscore.profile import Profile
 from idiscore.standard.rulesets import CLEAN_PIXEL_DATA_CODE, OPTION_CODES
 from idiscore.verify.search import (
@@ -377,21 +377,7 @@ def _as_idiscore_writes(original: Dataset, value: bytes, output: Dataset) -> byt
         value = blank_text(value, syntax) or value
     except CodestreamError:
         return None
-    overlays = embedded_overlay_bits(original)
-    bits = [bit for group, bit in overlays.items() if (group, 0x0102) not in output]
-    allocated = original.get("BitsAllocated")
-    if bits and syntax in _NATIVE and allocated in (8, 16, 32):
-        value = clear_bits(value, allocated, _NATIVE[syntax], bits)
-    return value
-
-
-#: native transfer syntaxes: little endian?
-_NATIVE = {
-    "1.2.840.10008.1.2": True,
-    "1.2.840.10008.1.2.1": True,
-    "1.2.840.10008.1.2.1.99": True,
-    "1.2.840.10008.1.2.2": False,
-}
+    return cleared_value(original, value, syntax, described_groups(output)) or value
 
 
 def _pixel_range(dataset: Dataset, size: int) -> tuple[int, int] | None:
