@@ -357,3 +357,19 @@ def test_safe_private_text_of_the_vendor_is_kept(tmp_path: Path, syntax: str) ->
     outputs = _outputs(tmp_path, _safe_text_file(tmp_path, "FSE-XL 3D", syntax))
     for output in outputs:
         assert b"FSE-XL 3D" in output
+
+
+def test_undeclared_safe_private_text_naming_the_patient_is_removed() -> None:
+    from idiscore.operators.base import Context, _Shared
+    from idiscore.operators.safe_private import KeepAsDeclared
+    from idiscore.pseudonyms import Pseudonymizer
+
+    ds = sop_dataset(PatientName="Smith^Jane")
+    context = Context(ds, _Shared(ds, Pseudonymizer("key")))
+    anything = KeepAsDeclared("")  # the table declares no VR: any value is kept ...
+    assert anything.apply(DataElement(0x00191001, "LO", "FSE-XL"), context) is not None
+    assert anything.apply(DataElement(0x00191001, "US", 7), context) is not None
+    # ... but free text naming this patient, on either path
+    assert anything.apply(DataElement(0x00191001, "LO", "FSE SMITH"), context) is None
+    assert anything.keeps_encoded("LO", b"FSE SMITH") is None  # (decided by apply)
+    assert anything.keeps_encoded("US", b"\x07\x00") is True

@@ -59,7 +59,9 @@ class KeepAsDeclared(Operator):
 
     def apply(self, element: DataElement, context: Context) -> DataElement | None:
         declared = self.vr
-        if not declared:
+        if not declared:  # any VR; but free text that names the patient goes
+            if element.VR in _FREE_TEXT and _names_the_patient(element, context):
+                return None
             return element
         accepted = set(declared.split("/"))
         vr = element.VR
@@ -94,7 +96,7 @@ class KeepAsDeclared(Operator):
         """
         declared = self.vr
         if not declared:
-            return True
+            return None if vr in _FREE_TEXT else True
         accepted = declared.split("/")
         if "SQ" in accepted or vr not in accepted:
             return False
