@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from pydicom.data import get_testdata_file
 
+from idiscore import walker
 from idiscore.batch import BatchOptions, FileResult, run_batch
 from idiscore.batch.writer import new_temp_name
 from idiscore.core import Core
@@ -192,6 +193,31 @@ def test_memory_and_file_urls(reference: dict[str, str], tmp_path: Path) -> None
     assert {p.name for p in (tmp_path / "out").iterdir()} == set(reference)
     memory.rm("/in", recursive=True)
     memory.rm("/out", recursive=True)
+
+
+def test_pydicom_warnings_are_counted_as_in_a_local_run(tmp_path: Path) -> None:
+    """A value pydicom warns about while it is de-identified (a description longer than
+    LO allows) counts in the report line of an object-store run as in a local one."""
+    import warnings
+
+    import pydicom
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    (tmp_path / "in").mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.SeriesDescription = "CT CHEST " * 9  # 81 characters
+        ds.save_as(tmp_path / "in" / "long.dcm")
+    counts = {}
+    for name, output in (("local", str(tmp_path / "out")), ("memory", "memory://warned")):
+        walker._CLEAN_CACHE.clear()  # (a remembered Clean result decodes nothing: no warning)
+        report = tmp_path / f"{name}.jsonl"
+        run_batch(core(), [tmp_path / "in"], BatchOptions(output=output, report=report))
+        (line,) = records(report)
+        assert line["status"] == "done", line
+        counts[name] = line.get("warnings", 0)
+    assert counts["local"] >= 1
+    assert counts["memory"] == counts["local"]
 
 
 def test_dask_engine_from_one_bucket_to_another(

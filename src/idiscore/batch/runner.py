@@ -39,7 +39,7 @@ from idiscore.batch.engines import Engine, InProcessEngine, ProcessPoolEngine
 from idiscore.batch.locking import RunLock
 from idiscore.batch.mapping import MappingFile
 from idiscore.batch.preflight import prepare_folder, probe, storage_error
-from idiscore.batch.reasons import _deidentification_reason, _describe
+from idiscore.batch.reasons import _describe
 from idiscore.batch.report import (
     STATUSES,
     FileResult,
@@ -61,7 +61,7 @@ from idiscore.batch.storage import (
     process_remote,
     remote_batch,
 )
-from idiscore.batch.tasks import DICOMDIR_SOP_CLASS, BatchOptions, Task, is_dicomdir
+from idiscore.batch.tasks import DICOMDIR_SOP_CLASS, BatchOptions, Task, deidentify_input
 from idiscore.batch.writer import (
     discard,
     inside,
@@ -72,8 +72,6 @@ from idiscore.batch.writer import (
 from idiscore.core import PIXEL_FINDINGS
 from idiscore.errors import (
     ConfigurationError,
-    DatasetRejectedError,
-    DeidentificationError,
     InputError,
     StorageError,
 )
@@ -250,26 +248,10 @@ class FileProcessor:
             except InputError as exc:
                 result.reason = str(exc)
                 return
-        if is_dicomdir(dataset):
-            result.status = "skipped"
-            result.reason = "DICOMDIR (a media directory index, not an image)"
-            return
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            try:
-                deidentified, decoding = self.core.deidentify_counting_warnings(
-                    dataset, stream=True
-                )
-                result.warnings += decoding
-            except DatasetRejectedError as exc:
-                result.status, result.reason = "rejected", exc.reason
-                result.bouncer = exc.bouncer_name
-                return
-            except DeidentificationError as exc:
-                result.reason = _deidentification_reason(exc)
-                return
-            except Exception as exc:
-                result.reason = f"cannot de-identify: {_describe(exc)}"
+            deidentified = deidentify_input(self.core, dataset, result)
+            if deidentified is None:
                 return
             del dataset
             destination = output_path(deidentified, Path(task.relative), self.output, self.layout)

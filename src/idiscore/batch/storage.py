@@ -41,8 +41,6 @@ from idiscore.batch.sources import SNIFF_BYTES, discover, sniff_head
 from idiscore.batch.writer import is_temp_name, new_temp_name, output_path, write_dataset
 from idiscore.errors import (
     ConfigurationError,
-    DatasetRejectedError,
-    DeidentificationError,
     InputError,
     MissingDependencyError,
 )
@@ -240,8 +238,8 @@ def read_input(url: str) -> bytes:
 def process_remote(processor: Any, task: Task, result: FileResult) -> None:
     """:meth:`FileProcessor._process` in object-store mode: the input is read whole and
     the output written to a temporary object next to its final name, with fsspec."""
-    from idiscore.batch.reasons import _deidentification_reason, _describe
-    from idiscore.batch.tasks import is_dicomdir
+    from idiscore.batch.reasons import _describe
+    from idiscore.batch.tasks import deidentify_input
 
     if task.error is not None:
         result.reason = task.error
@@ -264,23 +262,10 @@ def process_remote(processor: Any, task: Task, result: FileResult) -> None:
         result.reason = str(exc)
         return
     del data
-    if is_dicomdir(dataset):
-        result.status = "skipped"
-        result.reason = "DICOMDIR (a media directory index, not an image)"
-        return
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        try:
-            deidentified = processor.core.deidentify(dataset, stream=True)
-        except DatasetRejectedError as exc:
-            result.status, result.reason = "rejected", exc.reason
-            result.bouncer = exc.bouncer_name
-            return
-        except DeidentificationError as exc:
-            result.reason = _deidentification_reason(exc)
-            return
-        except Exception as exc:
-            result.reason = f"cannot de-identify: {_describe(exc)}"
+        deidentified = deidentify_input(processor.core, dataset, result)
+        if deidentified is None:
             return
         del dataset
         fs, root = _filesystem(processor.url)
@@ -296,7 +281,7 @@ def process_remote(processor: Any, task: Task, result: FileResult) -> None:
         except Exception as exc:
             result.reason = f"cannot write output: {_describe(exc)}"
             return
-    result.warnings = read_warnings + len(caught)
+    result.warnings += read_warnings + len(caught)
     result.status = "done"
     result.output = fs.unstrip_protocol(destination)
     result.output_bytes = buffer.tell()

@@ -1,5 +1,6 @@
-"""What a batch is asked to do: its options, one task per input, and the one check on a
-read dataset that every way of reading shares (a DICOMDIR is no image).
+"""What a batch is asked to do: its options, one task per input, and what every way of
+reading shares once a dataset is read: a DICOMDIR is no image, and the de-identification
+step with its outcome (:func:`deidentify_input`).
 
 Kept apart from :mod:`idiscore.batch.runner` so that the committer, the object-store
 mode and the engines can name these types without importing the runner.
@@ -9,16 +10,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydicom.dataset import Dataset
 
 from idiscore.batch.durability import FSYNC_POLICIES
 from idiscore.batch.mapping_store import mapping_format
+from idiscore.batch.reasons import _deidentification_reason, _describe
+from idiscore.batch.report import FileResult
 from idiscore.batch.sources import Candidate
 from idiscore.batch.writer import LAYOUTS
-from idiscore.errors import ConfigurationError
+from idiscore.errors import ConfigurationError, DatasetRejectedError, DeidentificationError
 
-__all__ = ["DICOMDIR_SOP_CLASS", "BatchOptions", "Task", "is_dicomdir"]
+if TYPE_CHECKING:
+    from idiscore.core import Core
+
+__all__ = ["DICOMDIR_SOP_CLASS", "BatchOptions", "Task", "deidentify_input", "is_dicomdir"]
 
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 
@@ -93,3 +100,28 @@ def is_dicomdir(dataset: Dataset) -> bool:
     meta = getattr(dataset, "file_meta", None)
     uid = meta.get("MediaStorageSOPClassUID") if meta is not None else None
     return str(uid or "") == DICOMDIR_SOP_CLASS or "DirectoryRecordSequence" in dataset
+
+
+def deidentify_input(core: Core, dataset: Dataset, result: FileResult) -> Dataset | None:
+    """The de-identified copy of a task's ``dataset`` (deferred values streamed), with
+    pydicom's warnings counted in ``result``; None when it is not done, with ``result``
+    saying why: a DICOMDIR is skipped, a bouncer's refusal is a rejection, any other error
+    a failure whose reason quotes no value."""
+    if is_dicomdir(dataset):
+        result.status = "skipped"
+        result.reason = "DICOMDIR (a media directory index, not an image)"
+        return None
+    try:
+        deidentified, decoding = core.deidentify_counting_warnings(dataset, stream=True)
+    except DatasetRejectedError as exc:
+        result.status, result.reason = "rejected", exc.reason
+        result.bouncer = exc.bouncer_name
+        return None
+    except DeidentificationError as exc:
+        result.reason = _deidentification_reason(exc)
+        return None
+    except Exception as exc:
+        result.reason = f"cannot de-identify: {_describe(exc)}"
+        return None
+    result.warnings += decoding
+    return deidentified
