@@ -57,43 +57,59 @@ class Committer:
             return self._quarantine(task, result, self.quarantine)
         return None
 
+    #: what an output that is not the report's is called in a reason
+    _unclaimed = "a file"
+
     def _commit(self, result: FileResult) -> None:
+        """Move the temporary output into place, unless the output path is claimed."""
         assert result.output is not None and result.temp is not None
-        destination = Path(result.output)
         digest = path_digest(result.output)
         reason = None
-        if digest in self.claimed:
-            reason = "another input of this run was already written to the same output path"
-        elif self.state is not None and digest in self.state.done_outputs:
-            reason = "another input of an earlier run was already written to this output path"
-        elif os.path.lexists(destination):
-            if not self.resume:
-                reason = "a file already exists at the output path (not overwritten)"
-            elif same_content(destination, Path(result.temp)):
-                # written by the interrupted run before it could report it: the same bytes
-                discard(result.temp)
-                self.claimed.add(digest)
-                result.temp = None
-                return
-            else:
-                reason = (
-                    "a file the report does not claim already exists at the output path "
-                    "(not overwritten; remove it if an interrupted run left it, and resume)"
-                )
+        try:
+            if digest in self.claimed:
+                reason = "another input of this run was already written to the same output path"
+            elif self.state is not None and digest in self.state.done_outputs:
+                reason = "another input of an earlier run was already written to this output path"
+            elif self._exists(result.output):
+                if not self.resume:
+                    reason = "a file already exists at the output path (not overwritten)"
+                elif self._same(result.output, result.temp):
+                    # written by the interrupted run before it could report it: the same bytes
+                    self._discard(result.temp)
+                    self.claimed.add(digest)
+                    result.temp = None
+                    return
+                else:
+                    reason = (
+                        f"{self._unclaimed} the report does not claim already exists at the "
+                        "output path (not overwritten; remove it if an interrupted run left "
+                        "it, and resume)"
+                    )
+            if reason is None:
+                self._move(result.temp, result.output)
+        except OSError as exc:
+            reason = f"cannot write output: {_describe(exc)}"
         if reason is not None:
-            discard(result.temp)
+            self._discard(result.temp)
             result.status, result.reason = "failed", reason
             result.output = result.output_bytes = result.key = None
         else:
-            try:
-                commit(Path(result.temp), destination, fsync=self.fsync)
-            except OSError as exc:
-                discard(result.temp)
-                result.status, result.reason = "failed", f"cannot write output: {_describe(exc)}"
-                result.output = result.output_bytes = result.key = None
-            else:
-                self.claimed.add(digest)
+            self.claimed.add(digest)
         result.temp = None
+
+    # the output store: a local folder here (see idiscore.batch.storage for object stores)
+
+    def _exists(self, output: str) -> bool:
+        return os.path.lexists(output)
+
+    def _same(self, output: str, temp: str) -> bool:
+        return same_content(Path(output), Path(temp))
+
+    def _discard(self, temp: str | None) -> None:
+        discard(temp)
+
+    def _move(self, temp: str, output: str) -> None:
+        commit(Path(temp), Path(output), fsync=self.fsync)
 
     def _quarantine(self, task: Task, result: FileResult, quarantine: Path) -> Path | None:
         if task.error is not None or not os.path.isfile(task.path):

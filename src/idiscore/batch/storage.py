@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RemoteBatch",
-    "commit_result",
     "discard_remote",
     "is_url",
     "local_path",
@@ -168,8 +167,26 @@ class RemoteBatch:
         from idiscore.batch.committer import Committer
 
         class _RemoteCommitter(Committer):
-            def _commit(self, result: FileResult) -> None:
-                commit_result(self, result)
+            """Commits with fsspec: the move is a rename, or a server-side copy and a
+            delete: the final object appears complete or not at all."""
+
+            _unclaimed = "an object"
+
+            def _exists(self, output: str) -> bool:
+                fs, path = _filesystem(output)
+                return bool(fs.exists(path))
+
+            def _same(self, output: str, temp: str) -> bool:
+                fs, path = _filesystem(output)
+                temp_fs, temp_path = _filesystem(temp)
+                return bool(fs.cat_file(path) == temp_fs.cat_file(temp_path))
+
+            def _discard(self, temp: str | None) -> None:
+                discard_remote(temp)
+
+            def _move(self, temp: str, output: str) -> None:
+                fs, path = _filesystem(output)
+                fs.mv(_filesystem(temp)[1], path)
 
         return _RemoteCommitter(
             resume=options.resume,
@@ -287,51 +304,6 @@ def process_remote(processor: Any, task: Task, result: FileResult) -> None:
     result.output_bytes = buffer.tell()
     result.temp = fs.unstrip_protocol(temp)
     result.key = processor.key
-
-
-def commit_result(committer: Any, result: FileResult) -> None:
-    """Commit the temporary object of a ``done`` result under its final name, unless
-    another input of this run or of an earlier one claimed that name, or (when not
-    resuming) an object is already there. The move is a rename, or a server-side copy and
-    a delete: the final object appears complete or not at all."""
-    from idiscore.batch.reasons import _describe
-    from idiscore.batch.report import path_digest
-
-    assert result.output is not None and result.temp is not None
-    fs, destination = _filesystem(result.output)
-    _fs, temp = _filesystem(result.temp)
-    digest = path_digest(result.output)
-    reason = None
-    try:
-        if digest in committer.claimed:
-            reason = "another input of this run was already written to the same output path"
-        elif committer.state is not None and digest in committer.state.done_outputs:
-            reason = "another input of an earlier run was already written to this output path"
-        elif fs.exists(destination):
-            if not committer.resume:
-                reason = "a file already exists at the output path (not overwritten)"
-            elif fs.cat_file(destination) == fs.cat_file(temp):
-                # written by the interrupted run before it could report it: the same bytes
-                discard_remote(result.temp)
-                committer.claimed.add(digest)
-                result.temp = None
-                return
-            else:
-                reason = (
-                    "an object the report does not claim already exists at the output path "
-                    "(not overwritten; remove it if an interrupted run left it, and resume)"
-                )
-        if reason is None:
-            fs.mv(temp, destination)
-    except OSError as exc:
-        reason = f"cannot write output: {_describe(exc)}"
-    if reason is not None:
-        discard_remote(result.temp)
-        result.status, result.reason = "failed", reason
-        result.output = result.output_bytes = result.key = None
-    else:
-        committer.claimed.add(digest)
-    result.temp = None
 
 
 def discard_remote(temp: str | None) -> None:
